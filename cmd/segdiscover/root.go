@@ -100,6 +100,7 @@ Exit codes: 0 success, 1 failure, 2 usage error, 3 some inputs failed
 	gopts.AddFlags(root.PersistentFlags())
 	root.AddCommand(
 		newVersionCommand(gopts),
+		newEvalCommand(gopts),
 	)
 	return root
 }

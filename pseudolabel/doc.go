@@ -1,0 +1,41 @@
+// Package pseudolabel turns concepts back into pixels, and scores pixel
+// labellings against ground truth.
+//
+// # Masks
+//
+// Mask maps the concept of each superpixel (from the cluster stage) to its
+// pixels: an *image.Paletted whose pixel values are concept ids 0..254 and
+// Unassigned (255) for none, with the fixed Palette — the PASCAL VOC
+// convention (Everingham et al., IJCV 2010), so tools that read indices get
+// ids and people see colours — and an *image.Gray confidence map,
+// round(255·posterior). Settings.MinConfidence leaves pixels whose
+// posterior is below it Unassigned. Overlay blends an image with the
+// concept colours and draws superpixel boundaries; Legend draws the key.
+//
+// # Evaluation
+//
+// Confusion and Assign implement the protocol used to score unsupervised
+// semantic segmentation in PiCIE (Cho et al., CVPR 2021) and STEGO
+// (Hamilton et al., ICLR 2022): one confusion matrix M[predicted id,
+// class] over the whole dataset (not per image), then the one-to-one map
+// from predicted ids to classes that maximises the matched pixels — the
+// linear assignment problem (Kuhn 1955; Munkres 1957), solved by the
+// O(n³) shortest augmenting path method of Jonker and Volgenant (1987) in
+// the rectangular form of Crouse (IEEE TAES 2016). Then for each class c,
+//
+//	IoU_c = TP_c / (TP_c + FP_c + FN_c),
+//
+// the mean IoU over the classes present in the ground truth, and pixel
+// accuracy = matched pixels / valid pixels. With more predicted ids than
+// classes, the many-to-one score maps every id to its majority class.
+// Ground-truth pixels equal to the ignore value are left out; predicted
+// Unassigned pixels are never matched and always count as wrong.
+//
+// These definitions, tie-breaking of the assignment included, are those
+// of the Python scorer peers/eval_miou.py (numpy and
+// scipy.optimize.linear_sum_assignment); the tests check agreement to
+// 1e-6 on fixtures it produced.
+//
+// The package is pure: images and label maps in, images and numbers out.
+// Files are read and written by package pipeline.
+package pseudolabel
