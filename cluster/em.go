@@ -1,0 +1,342 @@
+package cluster
+
+import (
+	"context"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"slices"
+
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/mat"
+)
+
+// Fit fits a Gaussian mixture to the rows of x by expectation-maximisation,
+// starting from k-means (k-means++ seeding, then Lloyd iterations) or from
+// s.Init. With NInit > 1 the run with the highest final mean log-likelihood
+// is kept. Randomness comes only from src: the result is the same for a
+// given src state and any Workers value.
+//
+// ok is false when the fit fails numerically: x holds NaN or ±Inf, x has
+// fewer rows than K, or a covariance stayed singular after re-seeding (only
+// possible with RegCovar < 0). Fit panics on programmer errors: nil x or src,
+// invalid settings, or an Init model whose dimension differs from x's.
+func Fit(x *mat.Dense, s Settings, src rand.Source) (*GMM, FitInfo, bool) {
+	if x == nil || src == nil {
+		panic("cluster: Fit with nil x or src")
+	}
+	s = s.resolved()
+	n, d := x.Dims()
+	if s.Init != nil && s.Init.d != d {
+		panic("cluster: Init model dimension differs from the data's")
+	}
+	info := FitInfo{Rows: n}
+	if n < s.K || !finite(x) {
+		return nil, info, false
+	}
+	rng := rand.New(src)
+	fx := sampleRows(x, s.MaxSamples, rng)
+	info.FitRows = fx.Rows
+	info.Sampled = fx.Rows < n
+	if info.Sampled && s.Logger != nil {
+		s.Logger.Info("gmm: fitting on a uniform sample", "rows", n, "sample", fx.Rows)
+	}
+	return fitRaw(fx, s, rng, info)
+}
+
+func fitRaw(fx blas64.General, s Settings, rng *rand.Rand, info FitInfo) (*GMM, FitInfo, bool) {
+	var best *GMM
+	bestInfo := info
+	for r := range s.NInit {
+		init := s.Init
+		if init == nil {
+			var ok bool
+			init, ok = kmeansInit(fx, s, rng)
+			if !ok {
+				continue
+			}
+		}
+		g, ri, ok := em(fx, init, s, rng)
+		if !ok {
+			continue
+		}
+		if s.Logger != nil {
+			s.Logger.Debug("gmm: initialisation done", "init", r, "iterations", ri.Iterations,
+				"converged", ri.Converged, "lower_bound", ri.LowerBound)
+		}
+		if best == nil || ri.LowerBound > bestInfo.LowerBound {
+			best = g
+			bestInfo = info
+			bestInfo.Iterations, bestInfo.Converged, bestInfo.LowerBound = ri.Iterations, ri.Converged, ri.LowerBound
+			bestInfo.Curve, bestInfo.Reseeded, bestInfo.Restart = ri.Curve, ri.Reseeded, r
+		}
+	}
+	return best, bestInfo, best != nil
+}
+
+// finite reports whether x holds no NaN or ±Inf (v·0 is 0 exactly for finite
+// v and NaN otherwise, so one sum per row checks it).
+func finite(x *mat.Dense) bool {
+	raw := x.RawMatrix()
+	for i := range raw.Rows {
+		var s float64
+		for _, v := range raw.Data[i*raw.Stride : i*raw.Stride+raw.Cols] {
+			s += v * 0
+		}
+		if s != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// sampleRows returns x's rows, or a uniform sample without replacement of m
+// of them (in their original order) when 0 < m < rows.
+func sampleRows(x *mat.Dense, m int, rng *rand.Rand) blas64.General {
+	raw := x.RawMatrix()
+	if m <= 0 || m >= raw.Rows {
+		return raw
+	}
+	idx := sampleIndex(raw.Rows, m, rng)
+	out := blas64.General{Rows: m, Cols: raw.Cols, Stride: raw.Cols, Data: make([]float64, m*raw.Cols)}
+	for i, r := range idx {
+		copy(out.Data[i*raw.Cols:(i+1)*raw.Cols], raw.Data[r*raw.Stride:r*raw.Stride+raw.Cols])
+	}
+	return out
+}
+
+// sampleIndex returns m distinct indices in [0, n), sorted (Floyd's algorithm).
+func sampleIndex(n, m int, rng *rand.Rand) []int {
+	seen := make(map[int]struct{}, m)
+	out := make([]int, 0, m)
+	for j := n - m; j < n; j++ {
+		t := rng.IntN(j + 1)
+		if _, dup := seen[t]; dup {
+			t = j
+		}
+		seen[t] = struct{}{}
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out
+}
+
+type runInfo struct {
+	Iterations int
+	Converged  bool
+	LowerBound float64
+	Curve      []float64
+	Reseeded   int
+}
+
+func (t CovarianceType) s2() s2Mode {
+	if t == Full || t == Tied {
+		return s2Full
+	}
+	return s2Diag
+}
+
+// em runs EM from g. Each iteration is one pass over the rows: the E-step
+// with the current parameters, fused with the accumulation of the
+// statistics of the M-step, as scikit-learn's loop (lower bound = mean
+// log-likelihood of the parameters before the M-step).
+func em(x blas64.General, g *GMM, s Settings, rng *rand.Rand) (*GMM, runInfo, bool) {
+	var ri runInfo
+	lb := math.Inf(-1)
+	budget := 3 * g.k
+	// A fixed offset keeps z(x) fixed across iterations, for the bounds.
+	offset := columnMean(x)
+	bd := &bounds{ub: make([]float32, x.Rows*g.k), best: make([]int32, x.Rows), cum: make([]float64, g.k)}
+	var prevKr *kernel
+	for it := 1; it <= s.MaxIter; it++ {
+		prev := lb
+		kr := g.kernelAt(offset)
+		if prevKr != nil && prevKr.k == kr.k {
+			kr.dw = make([]float64, kr.k)
+			for c := range kr.k {
+				var s float64
+				for i, v := range kr.w[c*kr.m : (c+1)*kr.m] {
+					dv := v - prevKr.w[c*kr.m+i]
+					s += dv * dv
+				}
+				// ‖Δw_k‖, plus the rounding of the two float64 dot products
+				// being compared (γ_m·‖z‖‖w‖ each, γ_m ≤ m·2⁻⁵²).
+				dw := math.Sqrt(s)
+				kr.dw[c] = dw*(1+1e-9) + (2*kr.wnorm[c]+dw)*float64(kr.m)*0x1p-52
+				bd.cum[c] += kr.dw[c]
+			}
+		}
+		st := (&pass{x: x, kr: kr, mode: g.typ.s2(), stats: true, workers: s.Workers, bd: bd}).run()
+		bd.ready = true
+		prevKr = kr
+		lb = st.ll / float64(x.Rows)
+		if math.IsNaN(lb) || math.IsInf(lb, 0) {
+			return nil, ri, false
+		}
+		ng, reseeded, ok := mstep(x, g.typ, kr, st, s.RegCovar, rng, &budget)
+		if !ok {
+			return nil, ri, false
+		}
+		g = ng
+		ri.Iterations = it
+		ri.Curve = append(ri.Curve, lb)
+		ri.LowerBound = lb
+		ri.Reseeded += reseeded
+		if reseeded > 0 && s.Logger != nil {
+			s.Logger.Info("gmm: re-seeded degenerate components", "iteration", it, "components", reseeded)
+		}
+		if s.Logger != nil && s.Logger.Enabled(context.Background(), slog.LevelDebug) {
+			s.Logger.Debug("gmm: EM iteration", "iteration", it, "lower_bound", lb, "change", lb-prev)
+		}
+		if s.Tol >= 0 && reseeded == 0 && math.Abs(lb-prev) < s.Tol {
+			ri.Converged = true
+			break
+		}
+	}
+	return g, ri, true
+}
+
+// mstep builds the model for statistics st accumulated around kr's centres
+// (scikit-learn's _estimate_gaussian_parameters, with its N_k + 10ε).
+// Components explaining less than one row, or whose covariance is not
+// positive definite, are re-seeded on a row (the worst-explained row first,
+// then random rows) with the weighted mean covariance of the others, while
+// *budget lasts; ok is false if one cannot be repaired.
+func mstep(x blas64.General, typ CovarianceType, kr *kernel, st *stats, reg float64, rng *rand.Rand, budget *int) (*GMM, int, bool) {
+	k, d := kr.k, kr.d
+	g := &GMM{typ: typ, k: k, d: d, weights: make([]float64, k), means: make([]float64, k*d)}
+	nk := make([]float64, k)
+	var tot float64
+	for c := range k {
+		nk[c] = st.nk[c] + 10*epsilon
+		tot += nk[c]
+	}
+	delta := make([]float64, k*d)
+	for c := range k {
+		g.weights[c] = nk[c] / tot
+		for j := range d {
+			dv := st.s1[c*d+j] / nk[c]
+			delta[c*d+j] = dv
+			g.means[c*d+j] = kr.offset[j] + kr.centers[c*d+j] + dv
+		}
+	}
+	switch typ {
+	case Full, Tied:
+		g.cov = make([]float64, k*d*d)
+		for c := range k {
+			s2 := st.s2[c*d*d : (c+1)*d*d]
+			dl := delta[c*d : (c+1)*d]
+			cv := g.cov[c*d*d : (c+1)*d*d]
+			for i := range d {
+				for j := i; j < d; j++ {
+					v := s2[i*d+j]/nk[c] - dl[i]*dl[j]
+					cv[i*d+j], cv[j*d+i] = v, v
+				}
+			}
+		}
+		if typ == Tied {
+			// Σ = Σ_k N_k Σ_k / Σ_k N_k, the same for every component.
+			t := make([]float64, d*d)
+			for c := range k {
+				for i, v := range g.cov[c*d*d : (c+1)*d*d] {
+					t[i] += nk[c] * v
+				}
+			}
+			for c := range k {
+				for i, v := range t {
+					g.cov[c*d*d+i] = v / tot
+				}
+			}
+		}
+		for c := range k {
+			for i := range d {
+				g.cov[c*d*d+i*d+i] += reg
+			}
+		}
+	case Diag, Spherical:
+		dc := make([]float64, k*d)
+		for c := range k {
+			for j := range d {
+				dl := delta[c*d+j]
+				dc[c*d+j] = st.s2[c*d+j]/nk[c] - dl*dl + reg
+			}
+		}
+		if typ == Diag {
+			g.cov = dc
+		} else {
+			g.cov = make([]float64, k)
+			for c := range k {
+				var s float64
+				for _, v := range dc[c*d : (c+1)*d] {
+					s += v
+				}
+				g.cov[c] = s / float64(d)
+			}
+		}
+	}
+	g.prec = make([]float64, len(g.cov))
+	g.logc = make([]float64, k)
+	var bad []int
+	for c := range k {
+		if st.nk[c] < 1 || !g.prepareOne(c) {
+			bad = append(bad, c)
+		}
+	}
+	if len(bad) == 0 {
+		return g, 0, true
+	}
+	if *budget < len(bad) || len(bad) == k {
+		// Keep components that are merely empty (their covariance is RegCovar·I,
+		// finite); fail only on a singular one.
+		for _, c := range bad {
+			if !g.prepareOne(c) {
+				return nil, 0, false
+			}
+		}
+		return g, 0, true
+	}
+	*budget -= len(bad)
+	isBad := make([]bool, k)
+	for _, c := range bad {
+		isBad[c] = true
+	}
+	// Weighted mean covariance of the healthy components.
+	var avg []float64
+	var wsum float64
+	per := len(g.cov) / k
+	avg = make([]float64, per)
+	for c := range k {
+		if isBad[c] {
+			continue
+		}
+		wsum += g.weights[c]
+		for i, v := range g.cov[c*per : (c+1)*per] {
+			avg[i] += g.weights[c] * v
+		}
+	}
+	for i := range avg {
+		avg[i] /= wsum
+	}
+	for i, c := range bad {
+		row := st.minRow
+		if i > 0 || row < 0 {
+			row = rng.IntN(x.Rows)
+		}
+		copy(g.means[c*d:(c+1)*d], x.Data[row*x.Stride:row*x.Stride+d])
+		copy(g.cov[c*per:(c+1)*per], avg)
+		g.weights[c] = 1 / float64(k)
+	}
+	var ws float64
+	for _, w := range g.weights {
+		ws += w
+	}
+	for c := range k {
+		g.weights[c] /= ws
+	}
+	if !g.prepare() {
+		return nil, 0, false
+	}
+	return g, len(bad), true
+}
+
+const epsilon = 2.220446049250313e-16 // float64 machine epsilon, as numpy's finfo.eps

@@ -1,0 +1,488 @@
+package cluster
+
+import (
+	"math"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
+	"gonum.org/v1/gonum/blas/blas64"
+)
+
+// featureMap says how a row x (already centred by the kernel's offset) is
+// expanded into the row z(x) whose dot product with a component's weight row
+// gives the component's log-density term.
+type featureMap int
+
+const (
+	// fmQuad: z = [xᵢxⱼ (i ≤ j, row-major upper triangle), x, 1]. With
+	// w = −½[Λᵢᵢ or 2Λᵢⱼ, −2Λμ, μᵀΛμ] + log c, z·w = log c − ½(x−μ)ᵀΛ(x−μ).
+	fmQuad featureMap = iota
+	// fmSquare: z = [x², x, 1] for diagonal precisions.
+	fmSquare
+	// fmNorm: z = [|x|², x, 1] for spherical precisions.
+	fmNorm
+	// fmLinear: z = [x, 1]; with w = [c, −½|c|²], argmax z·w is the nearest
+	// centre c (Lloyd's assignment step).
+	fmLinear
+)
+
+func featureWidth(f featureMap, d int) int {
+	switch f {
+	case fmQuad:
+		return d*(d+1)/2 + d + 1
+	case fmSquare:
+		return 2*d + 1
+	case fmNorm:
+		return d + 2
+	default:
+		return d + 1
+	}
+}
+
+// kernel turns the E-step (or Lloyd's assignment step) for a block of rows
+// into one GEMM: L = Z Wᵀ, Z the block's feature rows (nb×m), W the K×m
+// weights. For full covariances this costs nb·K·D²/2 multiply-adds per block,
+// half of the per-component triangular products (X−μ_k)·P_k, and runs as a
+// single dot-product-shaped GEMM instead of K small ones.
+//
+// The rows are centred on offset (the mixture mean, or during EM the fit
+// rows' mean) first so that the expanded quadratic form does not cancel badly
+// for data far from the origin.
+type kernel struct {
+	fm      featureMap
+	k, d, m int
+	offset  []float64 // D
+	centers []float64 // K×D: component means (or k-means centres) minus offset
+	w       []float64 // K×m
+	nb      int       // rows per GEMM block
+
+	// Float32 screening (see screen): w32 = float32(w), wnorm[k] = ‖w_k‖₂.
+	w32   []float32
+	wnorm []float64
+	// dw[k] bounds |z·w_k − z·w_k⁻|/‖z‖ as computed, w_k⁻ the previous
+	// iteration's kernel (same offset): ‖w_k − w_k⁻‖₂ plus rounding; for
+	// bounds, nil when there is no previous kernel.
+	dw []float64
+}
+
+// blockRows picks the GEMM block height: small enough that a block of
+// features stays in cache and that gonum's Dgemm runs serially (it goes
+// parallel from 4 blocks of 64×64 of the output), and independent of the
+// number of workers so results are too.
+func blockRows(m, k int) int {
+	nb := 65536 / m
+	nb = max(8, min(nb, 128))
+	if k > 64 {
+		nb = min(nb, 64)
+	}
+	return nb
+}
+
+func newKernel(fm featureMap, k, d int, offset, centers []float64) *kernel {
+	m := featureWidth(fm, d)
+	return &kernel{fm: fm, k: k, d: d, m: m, offset: offset, centers: centers,
+		w: make([]float64, k*m), nb: blockRows(m, k)}
+}
+
+// kernel builds the E-step kernel of g, centred on its mixture mean.
+func (g *GMM) kernel() *kernel {
+	k, d := g.k, g.d
+	offset := make([]float64, d)
+	for c := range k {
+		for j := range d {
+			offset[j] += g.weights[c] * g.means[c*d+j]
+		}
+	}
+	return g.kernelAt(offset)
+}
+
+// kernelAt builds the E-step kernel of g for rows centred on offset.
+func (g *GMM) kernelAt(offset []float64) *kernel {
+	k, d := g.k, g.d
+	centers := make([]float64, k*d)
+	for c := range k {
+		for j := range d {
+			centers[c*d+j] = g.means[c*d+j] - offset[j]
+		}
+	}
+	var fm featureMap
+	switch g.typ {
+	case Full, Tied:
+		fm = fmQuad
+	case Diag:
+		fm = fmSquare
+	case Spherical:
+		fm = fmNorm
+	}
+	kr := newKernel(fm, k, d, offset, centers)
+	lam := make([]float64, d)
+	for c := range k {
+		w := kr.w[c*kr.m : (c+1)*kr.m]
+		mu := centers[c*d : (c+1)*d]
+		var q float64 // μᵀΛμ
+		switch fm {
+		case fmQuad:
+			p := g.prec[c*d*d : (c+1)*d*d]
+			idx := 0
+			for i := range d {
+				w[idx] = -0.5 * p[i*d+i]
+				idx++
+				for j := i + 1; j < d; j++ {
+					w[idx] = -p[i*d+j]
+					idx++
+				}
+			}
+			for i := range d {
+				var s float64
+				for j := range d {
+					s += p[i*d+j] * mu[j]
+				}
+				lam[i] = s
+				q += s * mu[i]
+			}
+			for i := range d {
+				w[idx+i] = lam[i]
+			}
+		case fmSquare:
+			p := g.prec[c*d : (c+1)*d]
+			for i := range d {
+				w[i] = -0.5 * p[i]
+				w[d+i] = p[i] * mu[i]
+				q += p[i] * mu[i] * mu[i]
+			}
+		case fmNorm:
+			p := g.prec[c]
+			w[0] = -0.5 * p
+			for i := range d {
+				w[1+i] = p * mu[i]
+				q += mu[i] * mu[i]
+			}
+			q *= p
+		}
+		w[kr.m-1] = g.logc[c] - 0.5*q
+	}
+	kr.w32 = make([]float32, len(kr.w))
+	kr.wnorm = make([]float64, k)
+	for c := range k {
+		var s float64
+		for i, v := range kr.w[c*kr.m : (c+1)*kr.m] {
+			kr.w32[c*kr.m+i] = float32(v)
+			s += v * v
+		}
+		kr.wnorm[c] = math.Sqrt(s)
+	}
+	return kr
+}
+
+// lloydKernel builds the nearest-centre kernel; centers are in the
+// coordinates of x (copied).
+func lloydKernel(k, d int, offset, centers []float64) *kernel {
+	cc := make([]float64, k*d)
+	for c := range k {
+		for j := range d {
+			cc[c*d+j] = centers[c*d+j] - offset[j]
+		}
+	}
+	kr := newKernel(fmLinear, k, d, offset, cc)
+	for c := range k {
+		w := kr.w[c*kr.m : (c+1)*kr.m]
+		var n2 float64
+		for j := range d {
+			v := cc[c*d+j]
+			w[j] = v
+			n2 += v * v
+		}
+		w[d] = -0.5 * n2
+	}
+	return kr
+}
+
+// load copies rows [r0, r0+nb) of x, centred, into xc (nb×D).
+func (kr *kernel) load(x blas64.General, r0, nb int, xc []float64) {
+	d := kr.d
+	for i := range nb {
+		row := x.Data[(r0+i)*x.Stride : (r0+i)*x.Stride+d]
+		dst := xc[i*d : (i+1)*d]
+		for j, v := range row {
+			dst[j] = v - kr.offset[j]
+		}
+	}
+}
+
+// features expands nb centred rows xc into z (nb×m). If z32 is not nil it
+// also writes float32(z) there and ‖z_i‖₂ into znorm.
+func (kr *kernel) features(xc []float64, nb int, z []float64, z32 []float32, znorm []float64) {
+	d, m := kr.d, kr.m
+	for i := range nb {
+		x := xc[i*d : (i+1)*d]
+		zr := z[i*m : (i+1)*m]
+		var zr32 []float32
+		if z32 != nil {
+			zr32 = z32[i*m : (i+1)*m]
+		}
+		var s2, s4 float64 // Σx², Σx⁴
+		for _, v := range x {
+			v2 := v * v
+			s2 += v2
+			s4 += v2 * v2
+		}
+		var nz float64 // ‖z‖²
+		switch kr.fm {
+		case fmQuad:
+			idx := 0
+			for a, xa := range x {
+				dst := zr[idx : idx+d-a]
+				if zr32 != nil {
+					quadRow(xa, x[a:], dst, zr32[idx:idx+d-a])
+				} else {
+					for b, xb := range x[a:] {
+						dst[b] = xa * xb
+					}
+				}
+				idx += d - a
+			}
+			copy(zr[idx:idx+d], x)
+			// Σ_{a≤b} xa²xb² = ((Σx²)² + Σx⁴)/2.
+			nz = (s2*s2+s4)/2 + s2
+		case fmSquare:
+			sq, ln := zr[:d], zr[d:2*d]
+			if zr32 != nil || znorm != nil {
+				if zr32 == nil {
+					for j, v := range x {
+						sq[j], ln[j] = v*v, v
+					}
+					zr[m-1] = 1
+					znorm[i] = math.Sqrt(s4 + s2 + 1)
+					continue
+				}
+				sq32, ln32 := zr32[:d], zr32[d:2*d]
+				for j, v := range x {
+					sq[j], ln[j] = v*v, v
+					sq32[j], ln32[j] = float32(v*v), float32(v)
+				}
+				zr32[m-1] = 1
+				znorm[i] = math.Sqrt(s4 + s2 + 1)
+				zr[m-1] = 1
+				continue
+			}
+			for j, v := range x {
+				sq[j], ln[j] = v*v, v
+			}
+			nz = s4 + s2
+		case fmNorm:
+			zr[0] = s2
+			copy(zr[1:1+d], x)
+			nz = s2*s2 + s2
+		case fmLinear:
+			copy(zr[:d], x)
+			nz = s2
+		}
+		zr[m-1] = 1
+		if znorm != nil {
+			znorm[i] = math.Sqrt(nz + 1)
+		}
+		if zr32 != nil {
+			start := 0
+			if kr.fm == fmQuad {
+				start = d * (d + 1) / 2
+			}
+			for j, v := range zr[start:] {
+				zr32[start+j] = float32(v)
+			}
+		}
+	}
+}
+
+// scores computes l (nb×K) = z wᵀ.
+func (kr *kernel) scores(z []float64, nb int, l []float64) {
+	blas64.Implementation().Dgemm(blas.NoTrans, blas.Trans, nb, kr.k, kr.m,
+		1, z, kr.m, kr.w, kr.m, 0, l, kr.k)
+}
+
+// screen computes l (nb×K) = z wᵀ exactly (float64) for the entries that can
+// matter, and −Inf for the others. A float32 GEMM, l32 = z32 w32ᵀ, at twice
+// gonum's float64 speed, bounds every entry: |l32 − l| ≤ e = γ·‖z‖‖w_k‖ with
+// γ = (m+4)·2⁻²³, twice the classical bound of a float32 dot product of
+// length m of float32-rounded operands. An entry whose upper bound l32+e is
+// more than pruneLog below the largest lower bound is pruned by the E-step
+// anyway (responsibility < e⁻⁵⁰), so only the others are computed, as
+// float64 dot products identical to the Dgemm ones. The result equals
+// scores' after pruning, at about half the cost.
+//
+// If ub is not nil it receives an upper bound of every entry (the exact
+// value, or l32+e for a pruned one) in bd's stored form, for the bounds of
+// the next iterations.
+func (kr *kernel) screen(z []float64, z32 []float32, znorm []float64, nb int, l32 []float32, l []float64, ub []float32, bd *bounds) {
+	k, m := kr.k, kr.m
+	blas32.Implementation().Sgemm(blas.NoTrans, blas.Trans, nb, k, m,
+		1, z32, m, kr.w32, m, 0, l32, k)
+	impl := blas64.Implementation()
+	gamma := float64(m+4) * 0x1p-23
+	for i := range nb {
+		s32 := l32[i*k : (i+1)*k]
+		out := l[i*k : (i+1)*k]
+		zr := z[i*m : (i+1)*m]
+		// Bounds hold only while no float32 value or partial sum can
+		// overflow: Σ|z_i w_i| ≤ ‖z‖‖w‖ < 1e30/γ < 3e38. Beyond that (or for
+		// NaN) the entry is computed exactly; the 1e−6 covers underflow.
+		lo := math.Inf(-1)
+		for c, v := range s32 {
+			if e := gamma*znorm[i]*kr.wnorm[c] + 1e-6; e < 1e30 && znorm[i] < 1e30 && kr.wnorm[c] < 1e30 {
+				lo = max(lo, float64(v)-e)
+			}
+		}
+		for c, v := range s32 {
+			e := gamma*znorm[i]*kr.wnorm[c] + 1e-6
+			if e < 1e30 && znorm[i] < 1e30 && kr.wnorm[c] < 1e30 && float64(v)+e < lo-pruneLog {
+				out[c] = math.Inf(-1)
+				if ub != nil {
+					ub[i*k+c] = bd.store(float64(v)+e, znorm[i], c)
+				}
+				continue
+			}
+			out[c] = impl.Ddot(m, zr, 1, kr.w[c*m:(c+1)*m], 1)
+			if ub != nil {
+				ub[i*k+c] = bd.store(out[c], znorm[i], c)
+			}
+		}
+	}
+}
+
+// quadRow writes xa·xs into dst and float32(xa·xs) into dst32 (unrolled:
+// this expansion is a sizeable part of the full-covariance E-step).
+func quadRow(xa float64, xs, dst []float64, dst32 []float32) {
+	n := len(xs)
+	dst = dst[:n]
+	dst32 = dst32[:n]
+	b := 0
+	for ; b+4 <= n; b += 4 {
+		x4 := xs[b : b+4 : b+4]
+		d4 := dst[b : b+4 : b+4]
+		f4 := dst32[b : b+4 : b+4]
+		p0, p1, p2, p3 := xa*x4[0], xa*x4[1], xa*x4[2], xa*x4[3]
+		d4[0], d4[1], d4[2], d4[3] = p0, p1, p2, p3
+		f4[0], f4[1], f4[2], f4[3] = float32(p0), float32(p1), float32(p2), float32(p3)
+	}
+	for ; b < n; b++ {
+		p := xa * xs[b]
+		dst[b] = p
+		dst32[b] = float32(p)
+	}
+}
+
+// roundUp32 returns the smallest float32 not below v (v's upper bound in
+// float32, for stored bounds).
+func roundUp32(v float64) float32 {
+	f := float32(v)
+	if !(float64(f) < v) { // also NaN
+		return f
+	}
+	switch {
+	case f > 0:
+		return math.Float32frombits(math.Float32bits(f) + 1)
+	case f < 0:
+		return math.Float32frombits(math.Float32bits(f) - 1)
+	default:
+		return math.SmallestNonzeroFloat32
+	}
+}
+
+// toFloat32 converts z (nb×m) to float32 into z32.
+func toFloat32(z []float64, z32 []float32) {
+	z32 = z32[:len(z)]
+	for i, v := range z {
+		z32[i] = float32(v)
+	}
+}
+
+// boundMaxExact is the number of exact dot products per row past which the
+// float32 GEMM is cheaper than the bounds: a dot product costs about as much
+// as 2.5 columns of the GEMM plus a call. Tests replace it.
+var boundMaxExact = func(k, m int) int { return k * m / (5*m/2 + 150) }
+
+// bounds carry, from one EM iteration to the next, an upper bound of every
+// row's log-density term l_nk = z(x_n)·w_k (float32, rounded up) and its
+// most probable component. With the rows centred on a fixed offset, z(x_n)
+// does not change, so |l_nk⁽ᵗ⁺¹⁾ − l_nk⁽ᵗ⁾| ≤ ‖z(x_n)‖·‖w_k⁽ᵗ⁺¹⁾ − w_k⁽ᵗ⁾‖
+// (Cauchy-Schwarz): once EM moves slowly, a component far from a row stays
+// provably negligible for it without any GEMM (in the spirit of Elkan's
+// triangle-inequality bounds for k-means, ICML 2003). Only the row's previous
+// best and the components the bound cannot exclude are computed, exactly.
+//
+// To avoid rewriting every bound each iteration, ub holds u − ‖z‖·C_k with
+// C_k = Σ‖Δw_k‖ over the iterations so far (cum): the bound at any later
+// iteration is ub + ‖z‖·C_k, so an entry is written only when it is
+// recomputed.
+type bounds struct {
+	ub    []float32 // N×K, normalised as above, rounded up
+	best  []int32   // N
+	cum   []float64 // K
+	ready bool
+}
+
+// bound returns the current upper bound of an entry from its stored value.
+// The relative 1e−9 and absolute 1e−9 cover the float64 rounding of the
+// normalisation and of this sum.
+func (bd *bounds) bound(v float32, zn float64, c int) float64 {
+	t := zn * bd.cum[c]
+	u := float64(v) + t
+	return u + 1e-9*(math.Abs(float64(v))+t) + 1e-9
+}
+
+// store returns the stored (normalised) form of the upper bound u.
+func (bd *bounds) store(u, zn float64, c int) float32 {
+	t := zn * bd.cum[c]
+	v := u - t
+	return roundUp32(v + 1e-9*(math.Abs(u)+t))
+}
+
+// boundRows tries the bounds for a block: it fills l (nb×K) exactly as
+// screen would (exact or −Inf) and updates the bounds, and reports false
+// without touching them when too many entries would need a dot product
+// (then the float32 GEMM is cheaper).
+func (kr *kernel) boundRows(bd *bounds, r0 int, z, znorm []float64, nb int, l []float64, exact []bool) bool {
+	k, m := kr.k, kr.m
+	impl := blas64.Implementation()
+	// First the previous best of each row, whose exact value is the
+	// lower bound the others are compared with.
+	need := 0
+	for i := range nb {
+		n := r0 + i
+		b := int(bd.best[n])
+		zr := z[i*m : (i+1)*m]
+		lb := impl.Ddot(m, zr, 1, kr.w[b*m:(b+1)*m], 1)
+		out := l[i*k : (i+1)*k]
+		out[b] = lb
+		ub := bd.ub[n*k : (n+1)*k]
+		for c, v := range ub {
+			ex := c != b && !(bd.bound(v, znorm[i], c) < lb-pruneLog)
+			exact[i*k+c] = ex
+			if ex {
+				need++
+			}
+		}
+	}
+	if need > nb*boundMaxExact(k, m) {
+		return false
+	}
+	for i := range nb {
+		n := r0 + i
+		b := int(bd.best[n])
+		zr := z[i*m : (i+1)*m]
+		out := l[i*k : (i+1)*k]
+		ub := bd.ub[n*k : (n+1)*k]
+		for c := range k {
+			switch {
+			case c == b:
+			case exact[i*k+c]:
+				out[c] = impl.Ddot(m, zr, 1, kr.w[c*m:(c+1)*m], 1)
+			default:
+				// The stored bound stays valid: nothing to write.
+				out[c] = math.Inf(-1)
+				continue
+			}
+			ub[c] = bd.store(out[c], znorm[i], c)
+		}
+	}
+	return true
+}

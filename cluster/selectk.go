@@ -1,0 +1,80 @@
+package cluster
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// KScore is one point of the model-selection curve of SelectK.
+type KScore struct {
+	K int
+	// BIC and AIC on the fit rows (lower is better); LogLik the mean
+	// log-likelihood per fit row of the fitted model.
+	BIC, AIC, LogLik float64
+	// Iterations and Converged of the kept fit.
+	Iterations int
+	Converged  bool
+	// OK is false when the fit for this K failed; the other fields are then 0.
+	OK bool
+}
+
+// SelectK fits a mixture for every K in [kmin, kmax] (s.K and s.Init are
+// ignored) on the same rows (one sample of at most s.MaxSamples rows, shared
+// by all K) and returns the model with the lowest BIC, with the whole curve
+// and the FitInfo of the chosen fit. ok is false when no K could be fitted.
+// It panics if kmin < 1 or kmax < kmin.
+func SelectK(x *mat.Dense, kmin, kmax int, s Settings, src rand.Source) (best *GMM, curve []KScore, info FitInfo, ok bool) {
+	if kmin < 1 || kmax < kmin {
+		panic(fmt.Sprintf("cluster: SelectK range [%d, %d]", kmin, kmax))
+	}
+	if x == nil || src == nil {
+		panic("cluster: SelectK with nil x or src")
+	}
+	s.Init = nil
+	s.K = kmin
+	s = s.resolved()
+	n, _ := x.Dims()
+	info = FitInfo{Rows: n}
+	if !finite(x) {
+		return nil, nil, info, false
+	}
+	rng := rand.New(src)
+	fx := sampleRows(x, s.MaxSamples, rng)
+	info.FitRows = fx.Rows
+	info.Sampled = fx.Rows < n
+	var fm mat.Dense
+	fm.SetRawMatrix(fx)
+	bestBIC := math.Inf(1)
+	for k := kmin; k <= kmax; k++ {
+		ks := KScore{K: k}
+		if k <= fx.Rows {
+			sk := s
+			sk.K = k
+			g, fi, fitOK := fitRaw(fx, sk, rng, info)
+			if fitOK {
+				score := g.Score(&fm, s.Workers)
+				m := float64(fx.Rows)
+				p := float64(g.NumParams())
+				ks.LogLik = score
+				ks.BIC = -2*m*score + p*math.Log(m)
+				ks.AIC = -2*m*score + 2*p
+				ks.Iterations, ks.Converged = fi.Iterations, fi.Converged
+				ks.OK = !math.IsNaN(score) && !math.IsInf(score, 0)
+				if ks.OK && ks.BIC < bestBIC {
+					best, bestBIC, info = g, ks.BIC, fi
+				}
+			}
+		}
+		if !ks.OK {
+			ks = KScore{K: k}
+		}
+		if s.Logger != nil {
+			s.Logger.Info("gmm: model selection", "k", k, "bic", ks.BIC, "ok", ks.OK)
+		}
+		curve = append(curve, ks)
+	}
+	return best, curve, info, best != nil
+}
