@@ -1,0 +1,42 @@
+// Package segnet is a small fully convolutional segmentation network trained
+// on CPU from pseudo-labels ("neural network smoothing" in SegDiscover, Huang,
+// Chen & Rudin 2022), with hand-written forward and backward passes on float32
+// NCHW tensors.
+//
+// Layers: 3x3 convolution with stride, dilation and zero padding computed as
+// im2col + GEMM (Chellapilla et al. 2006) through gonum's swappable blas32
+// interface; batch normalisation (Ioffe & Szegedy 2015) fused with ReLU;
+// a 1x1 classifier with bias; bilinear resizing with PyTorch's
+// align_corners=False convention (source = (dst+0.5)*in/out-0.5, clamped at
+// 0); softmax cross-entropy averaged over the pixels whose label is not 255,
+// optionally weighted per pixel by confidence:
+//
+//	L = sum_i w_i * (logsumexp(z_i) - z_i[y_i]) / sum_i w_i.
+//
+// Optimiser: Adam (Kingma & Ba 2015) with decoupled weight decay (AdamW,
+// Loshchilov & Hutter 2019) on convolution weights, and a cosine learning-rate
+// schedule lr_t = lr * (1 + cos(pi*t/T)) / 2 (SGDR without restarts).
+//
+// The default architecture is that of peers/segnet_ref.py: six conv3x3+BN+ReLU
+// layers (3->32 stride 2, 32->64 stride 2, 64->64, 64->64 dilation 2,
+// 64->64 dilation 4, 64->64), a 1x1 head to K classes, and x4 bilinear
+// upsampling.
+//
+// Training (Trainer) normalises inputs with the data's per-channel mean and
+// standard deviation, and augments each sample with a random horizontal flip
+// and a random scaled crop (the image scaled to cover the crop, zoomed by a
+// factor uniform in [MinScale, MaxScale], a uniformly placed window; pixels
+// outside the image are ignored). All randomness comes from one PCG seeded by
+// the caller, drawn on one goroutine, and the parallel work is split
+// statically, so a seed and a worker count fix the result bit for bit, and a
+// Checkpoint after any epoch resumes to exactly that result.
+//
+// Build with -tags openblas (cgo, Debian's libopenblas-dev) to route blas32
+// Sgemm to OpenBLAS; Backend reports which implementation is in use. That
+// build sets OpenBLAS to one thread per call, for the whole program: segnet
+// runs its GEMMs from several goroutines at once, and OpenBLAS threads on top
+// would oversubscribe the cores.
+//
+// The package is pure: parameters, optimiser state and RNG state are exposed
+// as named tensors and strings; pipeline/ writes them to files.
+package segnet

@@ -1,0 +1,152 @@
+package segnet
+
+import (
+	"image"
+
+	"github.com/disintegration/imaging"
+	"image/color"
+	"math"
+)
+
+// loadImage writes img, bilinearly resized to h x w (PyTorch/OpenCV
+// half-pixel convention) and normalised, into dst [3, h, w].
+func (n *Net) loadImage(img *image.NRGBA, h, w int, dst []float32) {
+	b := img.Bounds()
+	ih, iw := b.Dy(), b.Dx()
+	var sc, off [3]float32
+	for c := range 3 {
+		sc[c] = 1 / (255 * n.std[c])
+		off[c] = -n.mean[c] / n.std[c]
+	}
+	if ih == h && iw == w {
+		for y := range h {
+			o := img.PixOffset(b.Min.X, b.Min.Y+y)
+			row := img.Pix[o : o+4*w]
+			for x := range w {
+				for c := range 3 {
+					dst[c*h*w+y*w+x] = float32(row[4*x+c])*sc[c] + off[c]
+				}
+			}
+		}
+		return
+	}
+	y0s, y1s, lys := axis(ih, h)
+	x0s, x1s, lxs := axis(iw, w)
+	for y := range h {
+		r0, r1, ly := img.PixOffset(b.Min.X, b.Min.Y+y0s[y]), img.PixOffset(b.Min.X, b.Min.Y+y1s[y]), lys[y]
+		for x := range w {
+			x0, x1, lx := 4*x0s[x], 4*x1s[x], lxs[x]
+			for c := range 3 {
+				v00, v01 := float32(img.Pix[r0+x0+c]), float32(img.Pix[r0+x1+c])
+				v10, v11 := float32(img.Pix[r1+x0+c]), float32(img.Pix[r1+x1+c])
+				top := v00 + lx*(v01-v00)
+				bot := v10 + lx*(v11-v10)
+				dst[c*h*w+y*w+x] = (top+ly*(bot-top))*sc[c] + off[c]
+			}
+		}
+	}
+}
+
+// palette is the colour table of predicted masks: grey levels by concept id,
+// so that masks view sensibly; the pixel values (concept ids) are what count.
+// pipeline/ may replace the palette when it encodes masks.
+func palette(k int) color.Palette {
+	p := make(color.Palette, 256)
+	for i := range p {
+		v := uint8(0)
+		if k > 1 && i < k {
+			v = uint8(i * 255 / (k - 1))
+		}
+		p[i] = color.RGBA{v, v, v, 255}
+	}
+	return p
+}
+
+// Predict segments img (evaluation mode: BN running statistics) and returns
+// the concept id of every pixel (0..K-1) and the confidence
+// round(255 * softmax probability of that concept). The images
+// have img's bounds. The network sees img rescaled as in training (see
+// Arch.Input and InputSize). It panics on an empty image.
+func (n *Net) Predict(img *image.NRGBA) (*image.Paletted, *image.Gray) {
+	m, c := n.PredictBatch([]*image.NRGBA{img}, 0, 0)
+	return m[0], c[0]
+}
+
+// InputSize returns the network input size Predict uses for an image of
+// h x w: scaled by max(Input[0]/h, Input[1]/w) so that it just covers the
+// training crop, as training's random scaled crop does at zoom 1; h x w
+// itself if Arch.Input is zero.
+func (n *Net) InputSize(h, w int) (int, int) {
+	in := n.arch.Input
+	if in[0] == 0 || h <= 0 || w <= 0 {
+		return h, w
+	}
+	z := max(float64(in[0])/float64(h), float64(in[1])/float64(w))
+	return max(1, int(math.Round(float64(h)*z))), max(1, int(math.Round(float64(w)*z)))
+}
+
+// PredictBatch is Predict for images of the same size, run as one batch of
+// network inputs of h x w (the images are resized bilinearly; 0, 0 means
+// InputSize) whose logits are resized bilinearly back to the images'
+// size, as peers/segnet_ref.py does with its 240x320 inputs. It panics if the
+// image sizes differ or are empty.
+func (n *Net) PredictBatch(imgs []*image.NRGBA, h, w int) ([]*image.Paletted, []*image.Gray) {
+	if len(imgs) == 0 {
+		return nil, nil
+	}
+	b0 := imgs[0].Bounds()
+	oh, ow := b0.Dy(), b0.Dx()
+	if oh == 0 || ow == 0 {
+		panic("segnet: Predict on an empty image")
+	}
+	for _, im := range imgs {
+		if b := im.Bounds(); b.Dx() != ow || b.Dy() != oh {
+			panic("segnet: PredictBatch on images of different sizes")
+		}
+	}
+	if h <= 0 || w <= 0 {
+		h, w = n.InputSize(oh, ow)
+	}
+	bn := len(imgs)
+	n.alloc(bn, h, w, oh, ow)
+	parallelFor(bn, n.workers(), func(_, i int) {
+		img := imgs[i]
+		if h*2 < oh || w*2 < ow {
+			// Bilinear sampling would alias; imaging's linear filter widens
+			// its support when shrinking.
+			img = imaging.Resize(img, w, h, imaging.Linear)
+		}
+		n.loadImage(img, h, w, n.post[0][i*3*h*w:(i+1)*3*h*w])
+	})
+	logits := n.forward(false)
+	k := n.arch.Classes
+	masks := make([]*image.Paletted, bn)
+	confs := make([]*image.Gray, bn)
+	pal := palette(k)
+	for i, im := range imgs {
+		masks[i] = image.NewPaletted(im.Bounds(), pal)
+		confs[i] = image.NewGray(im.Bounds())
+	}
+	hw := oh * ow
+	parallelFor(bn*oh, n.workers(), func(_, r int) {
+		i, y := r/oh, r%oh
+		z := logits[i*k*hw:]
+		mask, conf := masks[i], confs[i]
+		for x := range ow {
+			p := y*ow + x
+			best, bi := z[p], 0
+			for c := 1; c < k; c++ {
+				if v := z[c*hw+p]; v > best {
+					best, bi = v, c
+				}
+			}
+			var se float64
+			for c := range k {
+				se += math.Exp(float64(z[c*hw+p] - best))
+			}
+			mask.Pix[y*mask.Stride+x] = uint8(bi)
+			conf.Pix[y*conf.Stride+x] = uint8(math.Round(255 / se))
+		}
+	})
+	return masks, confs
+}

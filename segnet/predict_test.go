@@ -1,0 +1,141 @@
+package segnet
+
+import (
+	"image"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+func TestPredictBatch(t *testing.T) {
+	data := synthetic(3, 30, 44, 4)
+	n := New(Arch{Classes: 3, Layers: []LayerSpec{{8, 2, 1}, {8, 1, 2}}}, rand.NewPCG(1, 2))
+	n.Workers = 2
+	imgs := []*image.NRGBA{data[0].Image, data[1].Image, data[2].Image}
+	masks, confs := n.PredictBatch(imgs, 0, 0)
+	for i, img := range imgs {
+		m, c := n.Predict(img)
+		if !slices.Equal(m.Pix, masks[i].Pix) || !slices.Equal(c.Pix, confs[i].Pix) {
+			t.Fatalf("image %d: batch prediction differs from single", i)
+		}
+		for _, v := range m.Pix {
+			if v >= 3 {
+				t.Fatalf("concept id %d >= K", v)
+			}
+		}
+		for _, v := range c.Pix {
+			if v < 255/3 { // the winning class of 3 has probability >= 1/3
+				t.Fatalf("confidence %d below 1/K", v)
+			}
+		}
+	}
+	// At another network input size the outputs keep the image's bounds.
+	masks, confs = n.PredictBatch(imgs[:1], 16, 20)
+	if masks[0].Bounds() != imgs[0].Bounds() || confs[0].Bounds() != imgs[0].Bounds() {
+		t.Fatalf("bounds %v %v, want %v", masks[0].Bounds(), confs[0].Bounds(), imgs[0].Bounds())
+	}
+	// A sub-image (non-zero origin) predicts like a copy of it.
+	sub := data[0].Image.SubImage(image.Rect(5, 3, 35, 25)).(*image.NRGBA)
+	cp := image.NewNRGBA(image.Rect(0, 0, 30, 22))
+	for y := range 22 {
+		copy(cp.Pix[y*cp.Stride:y*cp.Stride+4*30], sub.Pix[sub.PixOffset(5, 3+y):])
+	}
+	m1, _ := n.Predict(sub)
+	m2, _ := n.Predict(cp)
+	if m1.Bounds() != sub.Bounds() {
+		t.Fatalf("sub-image bounds %v", m1.Bounds())
+	}
+	if !slices.Equal(m1.Pix, m2.Pix) {
+		t.Fatal("sub-image predicted differently from its copy")
+	}
+}
+
+func TestNewTrainerErrors(t *testing.T) {
+	good := synthetic(2, 10, 12, 5)
+	bad := synthetic(1, 10, 12, 6)
+	bad[0].Mask.Pix[0] = 7
+	small := synthetic(1, 9, 12, 6)
+	mixed := []Sample{good[0], {Image: good[1].Image, Mask: small[0].Mask}}
+	for _, tc := range []struct {
+		name string
+		arch Arch
+		data []Sample
+		set  TrainSettings
+	}{
+		{"no data", Arch{Classes: 3}, nil, TrainSettings{}},
+		{"label >= K", Arch{Classes: 3}, bad, TrainSettings{}},
+		{"bounds differ", Arch{Classes: 3}, mixed, TrainSettings{}},
+		{"zero classes", Arch{}, good, TrainSettings{}},
+		{"bad stride", Arch{Classes: 3, Layers: []LayerSpec{{4, 3, 1}}}, good, TrainSettings{}},
+		{"bad scale", Arch{Classes: 3}, good, TrainSettings{MinScale: 2, MaxScale: 1}},
+		{"zero min scale", Arch{Classes: 3}, good, TrainSettings{MaxScale: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := NewTrainer(tc.arch, tc.data, tc.set, 1); err == nil {
+				t.Fatal("no error")
+			}
+		})
+	}
+}
+
+func BenchmarkConvForward(b *testing.B) {
+	// layer 3 of the default net on a batch of 8 at 240x320 input (60x80)
+	rng := rand.New(rand.NewPCG(1, 2))
+	l := &conv3{in: 64, out: 64, stride: 1, dil: 2, w: randSlice(rng, 64*64*9, 0.1)}
+	x := randSlice(rng, 8*64*60*80, 1)
+	y := make([]float32, len(x))
+	for b.Loop() {
+		l.forward(x, 8, 60, 80, y, 2)
+	}
+}
+
+func BenchmarkTrainStep(b *testing.B) {
+	data := synthetic(8, 240, 320, 1)
+	tr, err := NewTrainer(Arch{Classes: 8}, data, TrainSettings{Epochs: 1 << 30, MinScale: 1, MaxScale: 1, Workers: 2}, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := tr.Epoch(b.Context()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(data))/b.Elapsed().Seconds(), "img/s")
+}
+
+func TestInputSize(t *testing.T) {
+	n := New(Arch{Classes: 2, Input: [2]int{120, 160}}, rand.NewPCG(1, 1))
+	for _, tc := range []struct{ h, w, wh, ww int }{
+		{240, 320, 120, 160}, {120, 160, 120, 160}, {60, 80, 120, 160},
+		{320, 240, 213, 160}, // portrait: covers 120x160, keeps the aspect ratio
+		{3000, 4000, 120, 160}, {100, 400, 120, 480},
+	} {
+		if h, w := n.InputSize(tc.h, tc.w); h != tc.wh || w != tc.ww {
+			t.Errorf("InputSize(%d, %d) = %d, %d; want %d, %d", tc.h, tc.w, h, w, tc.wh, tc.ww)
+		}
+	}
+	if h, w := New(Arch{Classes: 2}, rand.NewPCG(1, 1)).InputSize(33, 44); h != 33 || w != 44 {
+		t.Errorf("no Input: %d, %d", h, w)
+	}
+}
+
+func TestPredictTinyImages(t *testing.T) {
+	for _, in := range [][2]int{{0, 0}, {120, 160}} {
+		n := New(Arch{Classes: 4, Input: in}, rand.NewPCG(3, 3))
+		for _, sz := range [][2]int{{1, 1}, {1, 7}, {3, 2}, {5, 5}} {
+			img := image.NewNRGBA(image.Rect(0, 0, sz[1], sz[0]))
+			for i := range img.Pix {
+				img.Pix[i] = uint8(i * 37)
+			}
+			m, c := n.Predict(img)
+			if m.Bounds() != img.Bounds() || c.Bounds() != img.Bounds() {
+				t.Fatalf("input %v, image %v: bounds %v %v", in, sz, m.Bounds(), c.Bounds())
+			}
+			for _, v := range m.Pix {
+				if v >= 4 {
+					t.Fatalf("input %v, image %v: concept %d", in, sz, v)
+				}
+			}
+		}
+	}
+}
