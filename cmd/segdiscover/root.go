@@ -101,6 +101,13 @@ Exit codes: 0 success, 1 failure, 2 usage error, 3 some inputs failed
 	root.AddCommand(
 		newVersionCommand(gopts),
 		newEvalCommand(gopts),
+		newRunCommand(gopts),
+		newSuperpixelsCommand(gopts),
+		newFeaturesCommand(gopts),
+		newClusterCommand(gopts),
+		newPseudolabelCommand(gopts),
+		newTrainCommand(gopts),
+		newPredictCommand(gopts),
 	)
 	return root
 }

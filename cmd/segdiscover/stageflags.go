@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/segdiscover/segdiscover/pipeline"
+)
+
+// The flags of each stage bind to the fields of one pipeline.Config, and
+// their names are its JSON keys, so a --config file, OUT_DIR/run.json and
+// the command line speak the same language. Defaults shown are those of
+// pipeline.Config.Defaults.
+
+var defaults = pipeline.Config{}.Defaults()
+
+func addControlFlags(f *pflag.FlagSet, c *pipeline.Config) {
+	f.IntVarP(&c.Workers, "workers", "w", 0, "images processed at once (default: the number of CPUs)")
+	f.IntVar(&c.MaxPixels, "max-pixels", defaults.MaxPixels, "refuse images with more pixels than this, from their header")
+}
+
+func addSuperpixelFlags(f *pflag.FlagSet, c *pipeline.Config) {
+	f.IntVar(&c.Segments, "segments", defaults.Segments, "SLIC: superpixels requested per image")
+	f.Float64Var(&c.Compactness, "compactness", defaults.Compactness, "SLIC: compactness m (higher: squarer superpixels)")
+	f.IntVar(&c.Iterations, "iterations", defaults.Iterations, "SLIC: k-means iterations")
+	f.BoolVar(&c.SLICO, "slico", false, "SLICO: adaptive compactness per superpixel")
+}
+
+func addFeatureFlags(f *pflag.FlagSet, c *pipeline.Config) {
+	f.StringVar(&c.Encoder, "encoder", defaults.Encoder, "feature encoder: handcrafted, sae-sigmoid (sparse autoencoder, KL penalty), sae-relu (L1 penalty), or handcrafted+sae-sigmoid, handcrafted+sae-relu")
+	f.IntVar(&c.Hidden, "hidden", defaults.Hidden, "learned encoder: hidden units (feature dimensions)")
+	f.BoolVar(&c.Denoise, "denoise", false, "learned encoder: denoising autoencoder (masking noise on the input patches)")
+	f.IntVar(&c.PatchSize, "patch-size", defaults.PatchSize, "learned encoder: side of the superpixel patches, in pixels")
+	f.IntVar(&c.PatchSample, "patch-sample", defaults.PatchSample, "learned encoder: patches it trains on (a uniform sample over the dataset)")
+	f.IntVar(&c.EncoderEpochs, "encoder-epochs", defaults.EncoderEpochs, "learned encoder: training epochs")
+	f.StringVar(&c.Blocks, "blocks", defaults.Blocks, "hand-crafted descriptor blocks, '+'-separated: lab_mean, lab_std, centroid_x, centroid_y, area, grad_stats, grad_hist, lbp")
+}
+
+func addClusterFlags(f *pflag.FlagSet, c *pipeline.Config) {
+	f.StringVarP(&c.Concepts, "concepts", "k", defaults.Concepts, "number of concepts K (1..255), or auto: chosen by BIC over --concepts-min..--concepts-max")
+	f.IntVar(&c.ConceptMin, "concepts-min", defaults.ConceptMin, "smallest K tried by --concepts auto")
+	f.IntVar(&c.ConceptMax, "concepts-max", defaults.ConceptMax, "largest K tried by --concepts auto")
+	f.StringVar(&c.Covariance, "covariance", defaults.Covariance, "GMM covariance: full, diag, spherical or tied")
+	f.StringVar(&c.Balance, "balance", defaults.Balance, "assignment: none, or sinkhorn (balanced concepts)")
+	f.Uint64Var(&c.Seed, "seed", defaults.Seed, "random seed of the GMM fit, the encoder and the network training")
+	f.IntVar(&c.MaxSamples, "max-samples", defaults.MaxSamples, "fit the GMM on a uniform sample of at most this many superpixels (all are assigned)")
+	f.IntVar(&c.NInit, "n-init", defaults.NInit, "GMM restarts; the best log-likelihood is kept")
+	f.IntVar(&c.PCA, "pca", 0, "reduce the standardised features to this many dimensions before clustering (0: no PCA)")
+}
+
+func addPseudolabelFlags(f *pflag.FlagSet, c *pipeline.Config) {
+	f.Float64Var(&c.MinConfidence, "min-confidence", 0, "pixels whose concept posterior is below this are left unassigned (255)")
+}
+
+func addTrainFlags(f *pflag.FlagSet, c *pipeline.Config) {
+	f.IntVar(&c.Epochs, "epochs", 0, "segmentation network: training epochs (0: 5)")
+	f.IntVar(&c.Batch, "batch", 0, "segmentation network: images per training step (0: 8)")
+	f.Float64Var(&c.LR, "lr", 0, "segmentation network: peak AdamW learning rate, cosine-decayed (0: 1e-3)")
+	f.IntVar(&c.CropHeight, "crop-height", 0, "segmentation network: training crop height in pixels (0: 120)")
+	f.IntVar(&c.CropWidth, "crop-width", 0, "segmentation network: training crop width in pixels (0: 160)")
+	f.Float64Var(&c.TrainMinConfidence, "train-min-confidence", 0, "segmentation network: ignore pseudo-label pixels whose confidence is below this")
+	f.BoolVar(&c.ConfWeight, "conf-weight", false, "segmentation network: weight each pixel's loss by its pseudo-label confidence")
+}
+
+// overlay returns base with the flags set on the command line applied on
+// top of it: the flags of f that were changed are replayed onto a fresh
+// flag set bound (by bind) to a copy of base.
+func overlay(f *pflag.FlagSet, base pipeline.Config, bind ...func(*pflag.FlagSet, *pipeline.Config)) (pipeline.Config, error) {
+	fresh := pflag.NewFlagSet("overlay", pflag.ContinueOnError)
+	var c pipeline.Config
+	for _, b := range bind {
+		b(fresh, &c) // defining a flag stores its default in c: overwrite after
+	}
+	c = base
+	var err error
+	f.Visit(func(fl *pflag.Flag) {
+		if fresh.Lookup(fl.Name) == nil || err != nil {
+			return
+		}
+		err = fresh.Set(fl.Name, fl.Value.String())
+	})
+	return c, err
+}
+
+// runPipeline runs the pipeline engine and prints its summary.
+func runPipeline(ctx context.Context, gopts *globalOptions, in, out string, cfg pipeline.Config) error {
+	if err := cfg.Defaults().Validate(); err != nil {
+		return usageError{err}
+	}
+	mode := progressMode(gopts)
+	o := pipeline.Options{InDir: in, OutDir: out, Config: cfg, Logger: runLogger(gopts, mode), Progress: mode, ProgressOut: gopts.stderr}
+	sum, err := pipeline.Run(ctx, o)
+	if sum != nil && !gopts.Quiet {
+		sum.WriteSummary(gopts.stdout)
+	}
+	return err
+}
+
+// runLogger is gopts.logger, except that under progress bars only errors
+// are logged (unless --verbose): log lines would tear the bars, and the
+// summary repeats what they would say.
+func runLogger(gopts *globalOptions, mode pipeline.ProgressMode) *slog.Logger {
+	if mode == pipeline.ProgressBars && !gopts.Verbose {
+		g := *gopts
+		g.Quiet = true
+		return g.logger()
+	}
+	return gopts.logger()
+}
+
+// progressMode picks bars on a terminal, log lines elsewhere, nothing when
+// quiet.
+func progressMode(gopts *globalOptions) pipeline.ProgressMode {
+	if gopts.Quiet {
+		return pipeline.ProgressNone
+	}
+	if f, ok := gopts.stderr.(*os.File); ok && gopts.LogFormat == "text" && term.IsTerminal(int(f.Fd())) {
+		return pipeline.ProgressBars
+	}
+	return pipeline.ProgressLog
+}
+
+func requireOutput(out string) error {
+	if out == "" {
+		return usagef("missing -o OUT_DIR")
+	}
+	return nil
+}
+
+// continueRun returns the input folder and configuration of the run in
+// out, with the flags set on the command line applied on top.
+func continueRun(f *pflag.FlagSet, out string, bind ...func(*pflag.FlagSet, *pipeline.Config)) (string, pipeline.Config, error) {
+	in, base, err := pipeline.ReadRunConfig(out)
+	if err != nil {
+		return "", base, err
+	}
+	base.Until = ""
+	cfg, err := overlay(f, base, bind...)
+	if err != nil {
+		return "", cfg, usageError{fmt.Errorf("flags: %w", err)}
+	}
+	return in, cfg, nil
+}

@@ -1,0 +1,160 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"image/jpeg"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/segdiscover/segdiscover/pseudolabel"
+	"github.com/segdiscover/segdiscover/segnet"
+)
+
+const predictVersion = "predict/1"
+
+// PredictOptions say which trained run applies to which images.
+type PredictOptions struct {
+	ModelDir  string // OUT_DIR of a run whose network was trained (model/segnet.safetensors)
+	InDir     string // new images
+	OutDir    string // masks/, overlays/, errors.json
+	Workers   int    // 0: number of CPUs
+	MaxPixels int    // 0: DefaultMaxPixels
+	Overlays  bool   // also write overlays/<rel>.jpg
+
+	Logger      *slog.Logger
+	Progress    ProgressMode
+	ProgressOut io.Writer
+}
+
+// Predict applies the network trained by a run to the images of InDir,
+// writing OutDir/masks/<rel>.png and <rel>.conf.png (and overlays). It is
+// cached and resumable like Run: each mask is keyed by the network file's
+// and the image's content.
+func Predict(ctx context.Context, o PredictOptions) (*Summary, error) {
+	start := time.Now()
+	cfg := Config{Workers: o.Workers, MaxPixels: o.MaxPixels}.Defaults()
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.ProgressOut == nil {
+		o.ProgressOut = os.Stderr
+	}
+	netPath := filepath.Join(o.ModelDir, filepath.FromSlash(segnetFile))
+	data, err := os.ReadFile(netPath)
+	if err != nil {
+		return nil, fmt.Errorf("model: %w (train one with `segdiscover run` or `segdiscover train`)", err)
+	}
+	sum := sha256.Sum256(data)
+	netKey := hex.EncodeToString(sum[:])
+	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
+		return nil, err
+	}
+	lock, err := lockDir(o.OutDir)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.unlock()
+	if err := removeTempFiles(o.OutDir); err != nil {
+		return nil, err
+	}
+	r := &runner{cfg: cfg, log: o.Logger, cache: newCache(o.OutDir),
+		sum: &Summary{InDir: o.InDir, OutDir: o.OutDir, Stages: []*StageStats{{Name: StageMasks, Ran: true}}}}
+	files, err := ListImages(o.InDir)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		if f.Err != nil {
+			r.fail(&FileError{Path: f.Path, Stage: "input", Err: f.Err})
+			continue
+		}
+		r.items = append(r.items, &item{file: f})
+	}
+	r.sum.Images = len(files)
+	nets, err := loadSegnets(netPath, cfg.Workers)
+	if err != nil {
+		return nil, err
+	}
+	r.log.Info("predict: "+segnet.Backend(), "workers", cfg.Workers)
+	r.prog = newProgress(ctx, o.Progress, o.ProgressOut, r.log, 0)
+	bar := r.prog.stage(StageMasks, len(r.items))
+	var c counter
+	r.forEach(ctx, func(it *item) {
+		t0 := time.Now()
+		err := r.predictNew(it, netKey, nets, o.Overlays, &c)
+		if err != nil {
+			c.failed.Add(1)
+			r.fail(&FileError{Path: it.file.Path, Stage: StageMasks, Err: err})
+		}
+		c.busy.Add(int64(time.Since(t0)))
+		bar.add(false)
+	})
+	bar.done()
+	r.prog.wait()
+	c.into(r.sum.Stages[0])
+	r.sum.Stages[0].Items = len(r.items)
+	err = r.cache.flush()
+	r.sum.Wall = time.Since(start)
+	r.sum.Failures = r.failures
+	r.sum.Interrupted = ctx.Err() != nil
+	if werr := writeErrorsJSON(o.OutDir, r.failures); werr != nil && err == nil {
+		err = werr
+	}
+	switch {
+	case err != nil:
+		return r.sum, err
+	case ctx.Err() != nil:
+		return r.sum, fmt.Errorf("predict stopped; completed work is kept and a rerun resumes: %w", ctx.Err())
+	case len(r.failures) > 0:
+		return r.sum, &PartialError{Failures: r.failures, Total: len(files)}
+	}
+	return r.sum, nil
+}
+
+func (r *runner) predictNew(it *item, netKey string, nets chan *segnet.Net, overlays bool, c *counter) error {
+	data, err := readInput(it.file.Path)
+	if err != nil {
+		return err
+	}
+	k := key(predictVersion, struct{ Overlays bool }{overlays}, netKey, hashBytes(data))
+	if _, ok := r.cache.lookup(StageMasks, it.file.Rel, k); ok {
+		c.cached.Add(1)
+		return nil
+	}
+	img, err := DecodeImage(bytes.NewReader(data), r.cfg.MaxPixels)
+	if err != nil {
+		return err
+	}
+	n := <-nets
+	mask, conf := n.Predict(img)
+	nets <- n
+	mask.Palette = pseudolabel.Palette()
+	var recs []outputRecord
+	rec, err := r.cache.writeOutput(maskPath(it.file.Rel), func(w io.Writer) error { return EncodeMask(w, mask) })
+	if err != nil {
+		return err
+	}
+	recs = append(recs, rec)
+	if rec, err = r.cache.writeOutput(maskConfPath(it.file.Rel), func(w io.Writer) error { return EncodeConfidence(w, conf) }); err != nil {
+		return err
+	}
+	recs = append(recs, rec)
+	if overlays {
+		ov := pseudolabel.Overlay(img, mask, nil, pseudolabel.OverlaySettings{})
+		if rec, err = r.cache.writeOutput(overlayPath(it.file.Rel), func(w io.Writer) error {
+			return jpeg.Encode(w, ov, &jpeg.Options{Quality: overlayQuality})
+		}); err != nil {
+			return err
+		}
+		recs = append(recs, rec)
+	}
+	c.computed.Add(1)
+	return r.cache.commitLater(&manifest{Key: k, Stage: StageMasks, Item: it.file.Rel, Outputs: recs})
+}

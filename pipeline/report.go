@@ -1,0 +1,162 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// runRecord is OUT_DIR/run.json: what was run, with which effective
+// configuration, and what each stage did. It is written when a run starts
+// (complete: false) and again when it ends.
+type runRecord struct {
+	Format       string        `json:"format"` // "segdiscover-run"
+	Version      int           `json:"version"`
+	CacheVersion int           `json:"cache_version"`
+	InDir        string        `json:"in_dir"` // absolute
+	Started      time.Time     `json:"started"`
+	Finished     *time.Time    `json:"finished,omitempty"`
+	Complete     bool          `json:"complete"` // every stage asked for ran to its end
+	Config       Config        `json:"config"`   // effective: defaults filled in
+	Images       int           `json:"images"`
+	Failed       int           `json:"failed"`
+	Concepts     int           `json:"concepts,omitempty"`
+	Stages       []*StageStats `json:"stages"`
+}
+
+const runFormat = "segdiscover-run"
+
+func (r *runner) runRecord(start time.Time, complete bool) *runRecord {
+	in, _ := filepath.Abs(r.o.InDir)
+	rec := &runRecord{Format: runFormat, Version: 1, CacheVersion: cacheVersion, InDir: in, Started: start.UTC(),
+		Complete: complete, Config: r.cfg, Images: r.sum.Images, Failed: len(r.failures), Concepts: r.sum.Concepts,
+		Stages: r.sum.Stages}
+	if r.sum.Wall > 0 {
+		t := start.Add(r.sum.Wall).UTC()
+		rec.Finished = &t
+	}
+	return rec
+}
+
+func writeRunJSON(out string, rec *runRecord) error {
+	return writeJSON(filepath.Join(out, "run.json"), rec)
+}
+
+// errorRecord is one entry of OUT_DIR/errors.json.
+type errorRecord struct {
+	Path  string `json:"path"`
+	Stage string `json:"stage"`
+	Error string `json:"error"`
+}
+
+// writeErrorsJSON writes OUT_DIR/errors.json: a JSON array of the inputs
+// that failed in this run ([] when none did).
+func writeErrorsJSON(out string, fails []*FileError) error {
+	recs := make([]errorRecord, len(fails))
+	for i, f := range fails {
+		recs[i] = errorRecord{Path: f.Path, Stage: f.Stage, Error: f.Err.Error()}
+	}
+	return writeJSON(filepath.Join(out, "errors.json"), recs)
+}
+
+func writeJSON(path string, v any) error {
+	return WriteFileAtomic(path, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	})
+}
+
+// ReadRunConfig reads the input folder and effective configuration of the
+// last run into out (OUT_DIR/run.json), for commands that continue a run.
+func ReadRunConfig(out string) (inDir string, c Config, err error) {
+	var rec struct {
+		Format string          `json:"format"`
+		InDir  string          `json:"in_dir"`
+		Config json.RawMessage `json:"config"`
+	}
+	p := filepath.Join(out, "run.json")
+	data, err := readSmallFile(p)
+	if err != nil {
+		return "", c, fmt.Errorf("%s: %w (run `segdiscover run IN_DIR -o %s` first)", p, err, out)
+	}
+	if err := json.Unmarshal(data, &rec); err != nil || rec.Format != runFormat {
+		return "", c, fmt.Errorf("%s: not a segdiscover run record", p)
+	}
+	if err := decodeConfig(rec.Config, &c); err != nil {
+		return "", c, fmt.Errorf("%s: %w", p, err)
+	}
+	return rec.InDir, c, nil
+}
+
+// WriteSummary prints s for people: what each stage did, the failures with
+// their reasons, and where the outputs are.
+func (s *Summary) WriteSummary(w io.Writer) {
+	failed := len(s.Failures)
+	status := "done"
+	if s.Interrupted {
+		status = "interrupted (rerun the same command to resume)"
+	}
+	fmt.Fprintf(w, "%s: %d images from %s, %d failed, in %s\n", status, s.Images, s.InDir, failed, s.Wall.Round(time.Millisecond))
+	for _, st := range s.Stages {
+		if !st.Ran {
+			fmt.Fprintf(w, "  %-13s not run (--until)\n", st.Name)
+			continue
+		}
+		line := fmt.Sprintf("  %-13s %d computed, %d cached", st.Name, st.Computed, st.Cached)
+		if st.Failed > 0 {
+			line += fmt.Sprintf(", %d failed", st.Failed)
+		}
+		line += fmt.Sprintf(", %.1fs", st.Seconds)
+		if st.Name == StageCluster && s.Concepts > 0 {
+			line += fmt.Sprintf(", %d concepts", s.Concepts)
+		}
+		if st.Note != "" {
+			line += " (" + st.Note + ")"
+		}
+		fmt.Fprintln(w, line)
+	}
+	if failed > 0 {
+		fmt.Fprintf(w, "failed inputs (also in %s):\n", filepath.Join(s.OutDir, "errors.json"))
+		for _, f := range s.Failures {
+			fmt.Fprintf(w, "  %s [%s]: %v\n", f.Path, f.Stage, f.Err)
+		}
+	}
+	var outs []string
+	for _, st := range s.Stages {
+		if !st.Ran {
+			continue
+		}
+		switch st.Name {
+		case StageSuperpixels:
+			outs = append(outs, "superpixels/")
+		case StageFeatures:
+			outs = append(outs, "features/")
+		case StageCluster:
+			outs = append(outs, "model/")
+		case StagePseudolabels:
+			outs = append(outs, "pseudolabels/")
+		case StageTrain:
+			outs = append(outs, "model/segnet.safetensors")
+		case StageMasks:
+			outs = append(outs, "masks/")
+		case StageOverlays:
+			outs = append(outs, "overlays/")
+		}
+	}
+	fmt.Fprintf(w, "outputs in %s: %s run.json errors.json\n", s.OutDir, strings.Join(outs, " "))
+}
+
+// readSmallFile reads a small metadata file (run.json, a config).
+func readSmallFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, 16<<20))
+}

@@ -1,0 +1,311 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sourcegraph/conc/pool"
+
+	"github.com/segdiscover/segdiscover/features"
+)
+
+// Options say what a run works on and where it reports. The stage
+// parameters are in Config.
+type Options struct {
+	InDir  string // input images
+	OutDir string // outputs, cache and lock
+	Config Config
+
+	Logger      *slog.Logger  // nil: discard
+	Progress    ProgressMode  // bars, log lines or nothing
+	ProgressOut io.Writer     // where bars go (a terminal); nil: os.Stderr
+	LogInterval time.Duration // between progress log lines; 0: 10 s
+}
+
+// StageStats is what one stage did in a run.
+type StageStats struct {
+	Name     string `json:"name"`
+	Ran      bool   `json:"ran"`      // false when --until stopped the run before it
+	Items    int    `json:"items"`    // items it considered
+	Computed int    `json:"computed"` // items computed in this run
+	Cached   int    `json:"cached"`   // items reused from the cache
+	Failed   int    `json:"failed"`   // items that failed (see errors.json)
+	// Seconds is the time spent in the stage: summed over workers for
+	// per-image stages (so it can exceed the wall clock), wall clock for
+	// global ones.
+	Seconds float64 `json:"seconds"`
+	Note    string  `json:"note,omitempty"` // e.g. why a global stage refitted
+}
+
+// Summary is the outcome of a run.
+type Summary struct {
+	InDir, OutDir string
+	Images        int // inputs listed
+	Failures      []*FileError
+	Stages        []*StageStats
+	Concepts      int // K of the mixture; 0 if the cluster stage did not run
+	Wall          time.Duration
+	Interrupted   bool
+}
+
+// stageStats returns the stats of stage name.
+func (s *Summary) stageStats(name string) *StageStats {
+	for _, st := range s.Stages {
+		if st.Name == name {
+			return st
+		}
+	}
+	return nil
+}
+
+// item is one input image as it goes through the per-image stages.
+type item struct {
+	file     ImageFile
+	spKey    string // key of its superpixels
+	featKey  string // key of its features
+	plKey    string // key of its pseudo-labels
+	maskKey  string // key of its refined mask
+	segments int    // superpixels in its label map
+	failed   bool
+}
+
+// counter accumulates a per-image stage's figures from many workers.
+type counter struct {
+	computed, cached, failed atomic.Int64
+	busy                     atomic.Int64 // nanoseconds
+}
+
+func (c *counter) into(st *StageStats) {
+	st.Computed += int(c.computed.Load())
+	st.Cached += int(c.cached.Load())
+	st.Failed += int(c.failed.Load())
+	st.Seconds += time.Duration(c.busy.Load()).Seconds()
+}
+
+// runner holds the state of one run.
+type runner struct {
+	o     Options
+	cfg   Config // with defaults
+	log   *slog.Logger
+	cache *cache
+	prog  progress
+	sum   *Summary
+	items []*item
+
+	failMu   sync.Mutex
+	failures []*FileError
+
+	encoderKey string
+	encoder    *features.Encoder // the learned encoder, when there is one
+	clusterKey string
+	trainKey   string
+}
+
+// Run runs the stages of o.Config over the images of o.InDir into o.OutDir,
+// reusing every artifact already in o.OutDir's cache whose inputs and
+// parameters are unchanged, and returns what it did.
+//
+// Failures confined to input files are recorded (Summary.Failures,
+// OUT_DIR/errors.json) and the run goes on; Run then returns a
+// *PartialError. When ctx is cancelled, items being processed are finished
+// and written, and Run returns an error wrapping ctx.Err(); a later run
+// resumes. Another run holding OUT_DIR makes Run fail with ErrLocked.
+func Run(ctx context.Context, o Options) (*Summary, error) {
+	start := time.Now()
+	cfg := o.Config.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.ProgressOut == nil {
+		o.ProgressOut = os.Stderr
+	}
+	in, err := filepath.Abs(o.InDir)
+	if err != nil {
+		return nil, err
+	}
+	out, err := filepath.Abs(o.OutDir)
+	if err != nil {
+		return nil, err
+	}
+	if within(in, out) {
+		// Our own outputs would become inputs of the next run.
+		return nil, fmt.Errorf("output folder %s is inside the input folder %s; choose another -o", o.OutDir, o.InDir)
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, fmt.Errorf("output folder: %w", err)
+	}
+	lock, err := lockDir(out)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.unlock()
+	if err := removeTempFiles(out); err != nil {
+		return nil, fmt.Errorf("clean temporary files: %w", err)
+	}
+
+	r := &runner{
+		o: o, cfg: cfg, log: o.Logger, cache: newCache(out),
+		sum: &Summary{InDir: o.InDir, OutDir: o.OutDir},
+	}
+	spec, _ := parseEncoder(cfg.Encoder)
+	for _, s := range Stages {
+		if s == StageEncoder && !spec.learned {
+			continue
+		}
+		r.sum.Stages = append(r.sum.Stages, &StageStats{Name: s, Ran: cfg.runs(s)})
+	}
+
+	files, err := ListImages(o.InDir)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		if f.Err != nil {
+			r.fail(&FileError{Path: f.Path, Stage: "input", Err: f.Err})
+			continue
+		}
+		r.items = append(r.items, &item{file: f})
+	}
+	r.sum.Images = len(files)
+	if len(r.items) == 0 && len(files) == 0 {
+		return nil, fmt.Errorf("no images in %s (looked for %s)", o.InDir, imageExtList())
+	}
+	if err := writeRunJSON(out, r.runRecord(start, false)); err != nil {
+		return nil, err
+	}
+	r.log.Debug("run", "images", len(files), "workers", cfg.Workers, "out", out)
+
+	r.prog = newProgress(ctx, o.Progress, o.ProgressOut, r.log, o.LogInterval)
+	err = r.stages(ctx)
+	r.prog.wait()
+
+	r.sum.Wall = time.Since(start)
+	r.sum.Failures = r.failures
+	r.sum.Interrupted = ctx.Err() != nil
+	if werr := writeErrorsJSON(out, r.failures); werr != nil && err == nil {
+		err = werr
+	}
+	if werr := writeRunJSON(out, r.runRecord(start, err == nil && ctx.Err() == nil)); werr != nil && err == nil {
+		err = werr
+	}
+	if err != nil {
+		return r.sum, err
+	}
+	if ctx.Err() != nil {
+		return r.sum, fmt.Errorf("run stopped; completed work is kept and a rerun resumes: %w", ctx.Err())
+	}
+	if len(r.failures) > 0 {
+		return r.sum, &PartialError{Failures: r.failures, Total: len(files)}
+	}
+	return r.sum, nil
+}
+
+// stages runs the stages in order, stopping after cfg.Until or at the first
+// error that is not confined to one input.
+func (r *runner) stages(ctx context.Context) error {
+	if err := r.perImage(ctx); err != nil || ctx.Err() != nil {
+		return err
+	}
+	if r.cfg.runs(StageEncoder) {
+		st := r.sum.stageStats(StageEncoder)
+		t0 := time.Now()
+		err := r.encoderStage(ctx, st)
+		st.Seconds = time.Since(t0).Seconds()
+		if err != nil || ctx.Err() != nil {
+			return err
+		}
+		if r.cfg.runs(StageFeatures) {
+			if err := r.learnedFeatures(ctx); err != nil || ctx.Err() != nil {
+				return err
+			}
+		}
+	}
+	if !r.cfg.runs(StageCluster) {
+		return nil
+	}
+	st := r.sum.stageStats(StageCluster)
+	t0 := time.Now()
+	err := r.clusterStage(ctx, st)
+	st.Seconds = time.Since(t0).Seconds()
+	if err != nil || ctx.Err() != nil || !r.cfg.runs(StagePseudolabels) {
+		return err
+	}
+	if err := r.pseudolabelStage(ctx); err != nil || ctx.Err() != nil {
+		return err
+	}
+	if r.cfg.runs(StageTrain) {
+		st := r.sum.stageStats(StageTrain)
+		t0 := time.Now()
+		err := r.trainStage(ctx, st)
+		st.Seconds = time.Since(t0).Seconds()
+		if err != nil || ctx.Err() != nil {
+			return err
+		}
+	}
+	if r.cfg.runs(StageMasks) {
+		if err := r.maskStage(ctx); err != nil || ctx.Err() != nil {
+			return err
+		}
+	}
+	if !r.cfg.runs(StageOverlays) {
+		return nil
+	}
+	return r.overlayStage(ctx)
+}
+
+// fail records a failure confined to one input.
+func (r *runner) fail(e *FileError) {
+	r.failMu.Lock()
+	r.failures = append(r.failures, e)
+	r.failMu.Unlock()
+	r.log.Warn("input failed", "file", e.Path, "stage", e.Stage, "err", e.Err)
+}
+
+// forEach runs fn over the items not failed so far; see forEachOf.
+func (r *runner) forEach(ctx context.Context, fn func(*item)) {
+	r.forEachOf(ctx, r.items, func(_ int, it *item) { fn(it) })
+}
+
+// forEachOf runs fn over those of items not failed so far on cfg.Workers
+// goroutines, in order, streaming: at most Workers items are in flight. It
+// stops submitting when ctx is cancelled; items already started finish.
+func (r *runner) forEachOf(ctx context.Context, items []*item, fn func(int, *item)) {
+	p := pool.New().WithMaxGoroutines(r.cfg.Workers)
+	for i, it := range items {
+		if ctx.Err() != nil {
+			break
+		}
+		if it.failed {
+			continue
+		}
+		p.Go(func() { fn(i, it) })
+	}
+	p.Wait()
+}
+
+// okItems returns the items that have not failed, in input order.
+func (r *runner) okItems() []*item {
+	var ok []*item
+	for _, it := range r.items {
+		if !it.failed {
+			ok = append(ok, it)
+		}
+	}
+	return ok
+}
+
+func imageExtList() string { return strings.Join(imageExts, " ") }
+
+var errNoOK = errors.New("no image made it through the earlier stages (see errors.json)")

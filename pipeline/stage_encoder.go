@@ -1,0 +1,250 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/segdiscover/segdiscover/features"
+)
+
+// Learned encoders: the features of a superpixel are the hidden code of a
+// sparse autoencoder trained, without labels, on patches of the user's own
+// images (optionally beside the hand-crafted descriptor). Training is a
+// global stage between the superpixels and the features.
+
+const (
+	encoderFile = "model/encoder.safetensors"
+	encoderItem = "encoder"
+)
+
+// encoderSpec is a parsed --encoder value: "handcrafted", "sae-sigmoid",
+// "sae-relu", or "handcrafted+sae-sigmoid", "handcrafted+sae-relu".
+type encoderSpec struct {
+	hand    bool
+	learned bool
+	kind    features.Kind
+}
+
+func parseEncoder(s string) (encoderSpec, error) {
+	var e encoderSpec
+	for _, part := range strings.Split(s, "+") {
+		switch part {
+		case "handcrafted":
+			e.hand = true
+		default:
+			k, err := features.ParseKind(part)
+			if err != nil || e.learned {
+				return e, fmt.Errorf("%q: want handcrafted, sae-sigmoid, sae-relu, or handcrafted+sae-...", s)
+			}
+			e.learned, e.kind = true, k
+		}
+	}
+	if !e.hand && !e.learned {
+		return e, fmt.Errorf("%q: no encoder", s)
+	}
+	return e, nil
+}
+
+// encoderParams enter the encoder key (and, through it, the feature key).
+type encoderParams struct {
+	Kind    string `json:"kind"`
+	Hidden  int    `json:"hidden"`
+	Denoise bool   `json:"denoise"`
+	Patch   int    `json:"patch"`
+	Sample  int    `json:"sample"`
+	Epochs  int    `json:"epochs"`
+	Seed    uint64 `json:"seed"`
+}
+
+func (c Config) encoderParams() encoderParams {
+	e, _ := parseEncoder(c.Encoder)
+	return encoderParams{Kind: e.kind.String(), Hidden: c.Hidden, Denoise: c.Denoise, Patch: c.PatchSize,
+		Sample: c.PatchSample, Epochs: c.EncoderEpochs, Seed: c.Seed}
+}
+
+func (p encoderParams) settings(kind features.Kind) features.EncoderSettings {
+	s := features.EncoderSettings{Kind: kind, Hidden: p.Hidden, Epochs: p.Epochs}
+	if p.Denoise {
+		s.Corruption = features.MaskingNoise
+	}
+	return s
+}
+
+// encoderStage trains the learned encoder on a bounded, order-independent
+// sample of superpixel patches from every image, unless the encoder in
+// OUT_DIR was trained on exactly these superpixels with these parameters.
+// It leaves the encoder, as read back from disk, in r.encoder.
+func (r *runner) encoderStage(ctx context.Context, st *StageStats) error {
+	items := r.okItems()
+	st.Items = len(items)
+	if len(items) == 0 {
+		return errNoOK
+	}
+	spec, _ := parseEncoder(r.cfg.Encoder)
+	ep := r.cfg.encoderParams()
+	inputs := make([]string, len(items))
+	for i, it := range items {
+		inputs[i] = it.file.Rel + "\x00" + it.spKey
+	}
+	r.encoderKey = key(encoderVersion, ep, inputs...)
+	if _, ok := r.cache.lookup(StageEncoder, encoderItem, r.encoderKey); ok {
+		st.Cached = 1
+		st.Note = "encoder reused"
+		return r.readEncoder()
+	}
+	res := features.NewReservoir(ep.Sample, rand.NewPCG(ep.Seed, 0xe1c0de))
+	var mu sync.Mutex
+	var firstErr error
+	bar := r.prog.stage("patches", len(items))
+	r.forEachOf(ctx, items, func(_ int, it *item) {
+		defer bar.add(false)
+		err := func() error {
+			img, err := LoadImage(it.file.Path, r.cfg.MaxPixels)
+			if err != nil {
+				return err
+			}
+			l, err := r.readLabels(it.file.Rel)
+			if err != nil {
+				return err
+			}
+			res.AddRows(features.ExtractPatches(img, l, ep.Patch), func(i int) uint64 { return features.PatchKey(it.file.Rel, i) })
+			return nil
+		}()
+		if err != nil {
+			mu.Lock()
+			if firstErr == nil {
+				firstErr = fmt.Errorf("encoder: patches of %s: %w", it.file.Path, err)
+			}
+			mu.Unlock()
+		}
+	})
+	bar.done()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if firstErr != nil {
+		return firstErr
+	}
+	sample := res.Sample()
+	if sample == nil {
+		return fmt.Errorf("encoder: no patches")
+	}
+	rows, dim := sample.Dims()
+	src := rand.NewPCG(ep.Seed, 0xe1c0df)
+	enc := features.NewEncoder(dim, ep.settings(spec.kind), src)
+	r.log.Info("encoder: training", "kind", ep.Kind, "patches", rows, "of", res.Seen(), "dims", dim)
+	t0 := time.Now()
+	_, err := enc.Train(sample, src, func(epoch int, l features.Loss) error {
+		r.log.Debug("encoder: epoch", "epoch", epoch, "loss", l.Total, "mean_activation", l.MeanActivation)
+		return ctx.Err()
+	})
+	if err != nil {
+		return err
+	}
+	st.Note = fmt.Sprintf("trained on %d of %d patches in %.1fs", rows, res.Seen(), time.Since(t0).Seconds())
+	params, meta := enc.Params()
+	ts := make([]Tensor, len(params))
+	for i, p := range params {
+		// float64: the encoder read back must equal the one trained, so a
+		// resumed run computes the same features.
+		ts[i] = NewF64Tensor(p.Name, p.Shape, p.Data)
+	}
+	meta["segdiscover.patch_size"] = fmt.Sprint(ep.Patch)
+	rec, err := r.cache.writeOutputSync(encoderFile, func(w io.Writer) error { return EncodeSafetensors(w, ts, meta) })
+	if err != nil {
+		return err
+	}
+	st.Computed = 1
+	if err := r.cache.commit(&manifest{Key: r.encoderKey, Stage: StageEncoder, Item: encoderItem, Outputs: []outputRecord{rec}}); err != nil {
+		return err
+	}
+	return r.readEncoder()
+}
+
+func (r *runner) readEncoder() error {
+	data, err := os.ReadFile(r.outPath(encoderFile))
+	if err != nil {
+		return err
+	}
+	ts, meta, err := DecodeSafetensors(bytes.NewReader(data), 0)
+	if err != nil {
+		return fmt.Errorf("%s: %w", encoderFile, err)
+	}
+	ps := make([]features.Param, len(ts))
+	for i := range ts {
+		v, err := ts[i].Float64s()
+		if err != nil {
+			return fmt.Errorf("%s: %w", encoderFile, err)
+		}
+		ps[i] = features.Param{Name: ts[i].Name, Shape: ts[i].Shape, Data: v}
+	}
+	enc, err := features.LoadEncoder(ps, meta)
+	if err != nil {
+		return fmt.Errorf("%s: %w", encoderFile, err)
+	}
+	r.encoder = enc
+	return nil
+}
+
+// learnedFeatures computes the features of every image with the learned
+// encoder (and the hand-crafted descriptor, if asked for): a per-image pass
+// after the encoder stage.
+func (r *runner) learnedFeatures(ctx context.Context) error {
+	spec, _ := parseEncoder(r.cfg.Encoder)
+	fp := r.cfg.featureParams()
+	fs := r.cfg.featureSettings()
+	patch := r.cfg.encoderParams().Patch
+	var c counter
+	bar := r.prog.stage(StageFeatures, len(r.items))
+	r.forEach(ctx, func(it *item) {
+		t0 := time.Now()
+		defer func() { c.busy.Add(int64(time.Since(t0))) }()
+		it.featKey = key(featuresVersion, fp, it.spKey, r.encoderKey)
+		if _, ok := r.cache.lookup(StageFeatures, it.file.Rel, it.featKey); ok {
+			c.cached.Add(1)
+			bar.add(true)
+			return
+		}
+		err := func() error {
+			img, err := LoadImage(it.file.Path, r.cfg.MaxPixels)
+			if err != nil {
+				return err
+			}
+			l, err := r.readLabels(it.file.Rel)
+			if err != nil {
+				return err
+			}
+			if l.Width != img.Rect.Dx() || l.Height != img.Rect.Dy() {
+				return fmt.Errorf("%s is %dx%d, the image %dx%d", superpixelPath(it.file.Rel), l.Width, l.Height, img.Rect.Dx(), img.Rect.Dy())
+			}
+			var blocks []*mat.Dense
+			if spec.hand {
+				blocks = append(blocks, features.Describe(img, l, fs))
+			}
+			blocks = append(blocks, r.encoder.Encode(features.ExtractPatches(img, l, patch)))
+			return r.writeFeatures(it, features.Concat(blocks...))
+		}()
+		if err != nil {
+			c.failed.Add(1)
+			it.failed = true
+			r.fail(&FileError{Path: it.file.Path, Stage: StageFeatures, Err: err})
+		} else {
+			c.computed.Add(1)
+		}
+		bar.add(false)
+	})
+	bar.done()
+	st := r.sum.stageStats(StageFeatures)
+	c.into(st)
+	st.Items = len(r.items)
+	return r.cache.flush()
+}

@@ -1,0 +1,374 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image/png"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path"
+	"time"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/segdiscover/segdiscover/cluster"
+	"github.com/segdiscover/segdiscover/features"
+	"github.com/segdiscover/segdiscover/pseudolabel"
+)
+
+// Model files under OUT_DIR/model/.
+const (
+	normalizerFile = "model/normalizer.safetensors"
+	gmmFile        = "model/gmm.json"
+	legendFile     = "model/legend.png"
+	modelItem      = "model" // cache item name of the global cluster stage
+)
+
+// clusterParams are the parameters that enter the cluster key.
+type clusterParams struct {
+	Concepts   string `json:"concepts"`
+	ConceptMin int    `json:"concepts_min,omitempty"`
+	ConceptMax int    `json:"concepts_max,omitempty"`
+	Covariance string `json:"covariance"`
+	Balance    string `json:"balance"`
+	Seed       uint64 `json:"seed"`
+	MaxSamples int    `json:"max_samples"`
+	NInit      int    `json:"n_init"`
+	PCA        int    `json:"pca"`
+}
+
+func (c Config) clusterParams() clusterParams {
+	p := clusterParams{Concepts: c.Concepts, Covariance: c.Covariance, Balance: c.Balance, Seed: c.Seed,
+		MaxSamples: c.MaxSamples, NInit: c.NInit, PCA: c.PCA}
+	if c.Concepts == "auto" {
+		p.ConceptMin, p.ConceptMax = c.ConceptMin, c.ConceptMax
+	}
+	return p
+}
+
+// pseudolabelParams are the parameters that enter the pseudo-label key.
+type pseudolabelParams struct {
+	MinConfidence float64 `json:"min_confidence"`
+}
+
+func pseudolabelPath(rel string) string { return path.Join("pseudolabels", rel+".png") }
+func confidencePath(rel string) string  { return path.Join("pseudolabels", rel+".conf.png") }
+
+// clusterStage fits the feature normaliser and the Gaussian mixture over the
+// features of every image, unless the model in OUT_DIR was fitted on exactly
+// these features with these parameters.
+func (r *runner) clusterStage(ctx context.Context, st *StageStats) error {
+	items := r.okItems()
+	st.Items = len(items)
+	if len(items) == 0 {
+		return errNoOK
+	}
+	inputs := make([]string, len(items))
+	for i, it := range items {
+		inputs[i] = it.file.Rel + "\x00" + it.featKey
+	}
+	r.clusterKey = key(clusterVersion, r.cfg.clusterParams(), inputs...)
+	if m, ok := r.cache.lookup(StageCluster, modelItem, r.clusterKey); ok {
+		st.Cached = 1
+		r.sum.Concepts = extraInt(m.Extra, "k")
+		st.Note = "model reused"
+		return nil
+	}
+	// Say why it refits: a first fit, changed parameters, or changed images.
+	if old, err := r.cache.readManifest(StageCluster, modelItem); err == nil {
+		prev := extraInt(old.Extra, "images")
+		if prev != len(items) {
+			st.Note = fmt.Sprintf("refit: %d images now, %d at the last fit", len(items), prev)
+		} else {
+			st.Note = "refit: parameters or features changed"
+		}
+	} else {
+		st.Note = "first fit"
+	}
+	r.log.Info("cluster: "+st.Note, "images", len(items))
+
+	x, err := r.loadFeatures(ctx, items)
+	if err != nil {
+		return err
+	}
+	var mom features.Moments
+	mom.Add(x)
+	norm, ok := features.FitNormalizer(&mom, features.NormalizerSettings{Weights: r.columnWeights(x.RawMatrix().Cols), PCA: r.cfg.PCA})
+	if !ok {
+		return fmt.Errorf("cluster: fitting the feature normaliser failed (PCA eigendecomposition)")
+	}
+	z := norm.Apply(x)
+	x = nil
+
+	ct, _ := cluster.ParseCovarianceType(r.cfg.Covariance)
+	s := cluster.Settings{Covariance: ct, MaxSamples: r.cfg.MaxSamples, NInit: r.cfg.NInit, Workers: r.cfg.Workers, Logger: r.log}
+	src := rand.NewPCG(r.cfg.Seed, 0x5e9d15c0)
+	kmin, kmax, _ := r.cfg.conceptRange()
+	var g *cluster.GMM
+	var info cluster.FitInfo
+	var curve []cluster.KScore
+	if r.cfg.Concepts == "auto" {
+		g, curve, info, ok = cluster.SelectK(z, kmin, kmax, s, src)
+	} else {
+		s.K = kmin
+		g, info, ok = cluster.Fit(z, s, src)
+	}
+	if !ok {
+		return fmt.Errorf("cluster: the Gaussian mixture fit failed numerically (K=%s over %d superpixels)", r.cfg.Concepts, z.RawMatrix().Rows)
+	}
+	for _, ks := range curve {
+		r.log.Info("cluster: BIC curve", "k", ks.K, "bic", ks.BIC, "log_lik", ks.LogLik, "converged", ks.Converged, "ok", ks.OK)
+	}
+	if r.cfg.Concepts == "auto" {
+		st.Note += fmt.Sprintf("; K=%d chosen by BIC over %d..%d (curve in model/gmm.json)", g.K(), kmin, kmax)
+	}
+	if info.Sampled {
+		r.log.Info("cluster: fitted on a sample", "rows", info.Rows, "fit_rows", info.FitRows)
+	}
+
+	params, meta := norm.Params()
+	ts := make([]Tensor, len(params))
+	for i, p := range params {
+		// float64: the normaliser read back must equal the one fitted.
+		ts[i] = NewF64Tensor(p.Name, p.Shape, p.Data)
+	}
+	nrec, err := r.cache.writeOutputSync(normalizerFile, func(w io.Writer) error { return EncodeSafetensors(w, ts, meta) })
+	if err != nil {
+		return err
+	}
+	gf := &GMMFile{Model: g, Normaliser: NormaliserRef{File: path.Base(normalizerFile), SHA256: nrec.SHA256},
+		Seed: r.cfg.Seed, Info: info, KCurve: curve}
+	grec, err := r.cache.writeOutputSync(gmmFile, func(w io.Writer) error { return EncodeGMM(w, gf) })
+	if err != nil {
+		return err
+	}
+	lrec, err := r.cache.writeOutputSync(legendFile, func(w io.Writer) error { return png.Encode(w, pseudolabel.Legend(g.K(), nil)) })
+	if err != nil {
+		return err
+	}
+	r.sum.Concepts = g.K()
+	st.Computed = 1
+	return r.cache.commit(&manifest{Key: r.clusterKey, Stage: StageCluster, Item: modelItem,
+		Outputs: []outputRecord{nrec, grec, lrec},
+		Extra: map[string]any{"k": g.K(), "images": len(items), "rows": info.Rows, "fit_rows": info.FitRows,
+			"iterations": info.Iterations, "converged": info.Converged, "lower_bound": info.LowerBound}})
+}
+
+// columnWeights returns the weights of the standardised feature columns:
+// the descriptor's block weights, 1 for learned code units.
+func (r *runner) columnWeights(cols int) []float64 {
+	spec, _ := parseEncoder(r.cfg.Encoder)
+	if !spec.hand {
+		return nil
+	}
+	w := r.cfg.featureSettings().ColumnWeights()
+	for len(w) < cols {
+		w = append(w, 1)
+	}
+	return w
+}
+
+// loadFeatures reads and stacks the feature matrices of items, in order,
+// into one matrix allocated once (sized from the file headers), so the
+// global stage holds a single copy. The features were written by this run
+// or verified by the cache a moment ago, so a read error here is a run
+// error, not an input's.
+func (r *runner) loadFeatures(ctx context.Context, items []*item) (*mat.Dense, error) {
+	rows, cols := 0, -1
+	for _, it := range items {
+		fc, err := r.featureConfig(it.file.Rel)
+		if err != nil {
+			return nil, err
+		}
+		if cols >= 0 && fc.Cols != cols {
+			return nil, fmt.Errorf("%s has %d feature columns, others %d", featurePath(it.file.Rel), fc.Cols, cols)
+		}
+		cols = fc.Cols
+		rows += fc.Rows
+	}
+	all := mat.NewDense(rows, cols, nil)
+	row := 0
+	for _, it := range items {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		x, err := r.readFeatures(it.file.Rel)
+		if err != nil {
+			return nil, err
+		}
+		n, c := x.Dims()
+		if c != cols || row+n > rows {
+			return nil, fmt.Errorf("%s changed during the run", featurePath(it.file.Rel))
+		}
+		all.Slice(row, row+n, 0, cols).(*mat.Dense).Copy(x)
+		row += n
+	}
+	if row != rows {
+		return nil, fmt.Errorf("features: %d rows read, %d in the headers", row, rows)
+	}
+	return all, nil
+}
+
+func (r *runner) featureConfig(rel string) (FeatureConfig, error) {
+	f, err := os.Open(r.outPath(featurePath(rel)))
+	if err != nil {
+		return FeatureConfig{}, err
+	}
+	defer f.Close()
+	fc, err := DecodeFeaturesConfig(f)
+	if err != nil {
+		return fc, fmt.Errorf("%s: %w", featurePath(rel), err)
+	}
+	return fc, nil
+}
+
+// model is the fitted model as read back from OUT_DIR/model.
+type model struct {
+	norm *features.Normalizer
+	gmm  *cluster.GMM
+	// global assignments (balanced): per item, concept ids and posteriors.
+	labels map[string][]int
+	post   map[string][]float64
+}
+
+// readModel reads the normaliser and mixture the cluster stage wrote. The
+// pseudo-labels are always computed from the model as read from disk, so a
+// resumed run computes exactly what an uninterrupted one does.
+func (r *runner) readModel() (*model, error) {
+	data, err := os.ReadFile(r.outPath(normalizerFile))
+	if err != nil {
+		return nil, err
+	}
+	ts, meta, err := DecodeSafetensors(bytes.NewReader(data), 0)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", normalizerFile, err)
+	}
+	ps := make([]features.Param, len(ts))
+	for i := range ts {
+		v, err := ts[i].Float64s()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", normalizerFile, err)
+		}
+		ps[i] = features.Param{Name: ts[i].Name, Shape: ts[i].Shape, Data: v}
+	}
+	norm, err := features.LoadNormalizer(ps, meta)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", normalizerFile, err)
+	}
+	f, err := os.Open(r.outPath(gmmFile))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	gf, err := DecodeGMM(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", gmmFile, err)
+	}
+	return &model{norm: norm, gmm: gf.Model}, nil
+}
+
+// pseudolabelStage writes every image's concept mask and confidence map.
+func (r *runner) pseudolabelStage(ctx context.Context) error {
+	st := r.sum.stageStats(StagePseudolabels)
+	items := r.okItems()
+	st.Items = len(items)
+	pp := pseudolabelParams{MinConfidence: r.cfg.MinConfidence}
+	var todo []*item
+	for _, it := range items {
+		it.plKey = key(pseudolabelsVersion, pp, r.clusterKey, it.featKey)
+		if _, ok := r.cache.lookup(StagePseudolabels, it.file.Rel, it.plKey); !ok {
+			todo = append(todo, it)
+		}
+	}
+	st.Cached = len(items) - len(todo)
+	bar := r.prog.stage(StagePseudolabels, len(items))
+	defer bar.done()
+	for range st.Cached {
+		bar.add(true)
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	m, err := r.readModel()
+	if err != nil {
+		return fmt.Errorf("pseudolabels: %w", err)
+	}
+	balance, _ := cluster.ParseBalance(r.cfg.Balance)
+	if balance != cluster.BalanceNone {
+		// Balanced assignment couples all superpixels of the dataset.
+		if err := r.assignAll(ctx, m, items, balance); err != nil {
+			return err
+		}
+	}
+	var c counter
+	r.forEachOf(ctx, todo, func(_ int, it *item) {
+		t0 := time.Now()
+		if err := r.pseudolabel(it, m, it.plKey, pp); err != nil {
+			c.failed.Add(1)
+			it.failed = true
+			r.fail(&FileError{Path: it.file.Path, Stage: StagePseudolabels, Err: err})
+		} else {
+			c.computed.Add(1)
+		}
+		c.busy.Add(int64(time.Since(t0)))
+		bar.add(false)
+	})
+	c.into(st)
+	return r.cache.flush()
+}
+
+// assignAll computes the balanced assignment of every superpixel at once.
+func (r *runner) assignAll(ctx context.Context, m *model, items []*item, b cluster.Balance) error {
+	x, err := r.loadFeatures(ctx, items)
+	if err != nil {
+		return err
+	}
+	z := m.norm.Apply(x)
+	labels, post := m.gmm.Assign(z, cluster.AssignSettings{Balance: b, Workers: r.cfg.Workers})
+	m.labels = make(map[string][]int, len(items))
+	m.post = make(map[string][]float64, len(items))
+	row := 0
+	for _, it := range items {
+		n := it.segments
+		m.labels[it.file.Rel] = labels[row : row+n]
+		m.post[it.file.Rel] = post[row : row+n]
+		row += n
+	}
+	if row != len(labels) {
+		return fmt.Errorf("pseudolabels: %d superpixels in the label maps, %d feature rows", row, len(labels))
+	}
+	return nil
+}
+
+// pseudolabel writes one image's mask and confidence map.
+func (r *runner) pseudolabel(it *item, m *model, k string, pp pseudolabelParams) error {
+	labels, err := r.readLabels(it.file.Rel)
+	if err != nil {
+		return err
+	}
+	concepts, post := m.labels[it.file.Rel], m.post[it.file.Rel]
+	if concepts == nil {
+		x, err := r.readFeatures(it.file.Rel)
+		if err != nil {
+			return err
+		}
+		concepts, post = m.gmm.Assign(m.norm.Apply(x), cluster.AssignSettings{Workers: 1})
+	}
+	if len(concepts) != labels.N {
+		return fmt.Errorf("%s has %d superpixels but %d feature rows", superpixelPath(it.file.Rel), labels.N, len(concepts))
+	}
+	mask, conf := pseudolabel.Mask(labels, concepts, post, pseudolabel.Settings{MinConfidence: pp.MinConfidence})
+	var recs []outputRecord
+	rec, err := r.cache.writeOutput(pseudolabelPath(it.file.Rel), func(w io.Writer) error { return EncodeMask(w, mask) })
+	if err != nil {
+		return err
+	}
+	recs = append(recs, rec)
+	if rec, err = r.cache.writeOutput(confidencePath(it.file.Rel), func(w io.Writer) error { return EncodeConfidence(w, conf) }); err != nil {
+		return err
+	}
+	recs = append(recs, rec)
+	return r.cache.commitLater(&manifest{Key: k, Stage: StagePseudolabels, Item: it.file.Rel, Outputs: recs})
+}

@@ -1,0 +1,338 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/segdiscover/segdiscover/pseudolabel"
+	"github.com/segdiscover/segdiscover/segnet"
+)
+
+const (
+	segnetFile = "model/segnet.safetensors"
+	trainItem  = "segnet"
+	// Metadata keys we add to segnet files.
+	metaKey    = "segdiscover.key"    // the train key a checkpoint belongs to
+	metaFormat = "segdiscover.format" // "segnet"
+)
+
+// trainParams are the parameters that enter the train key.
+type trainParams struct {
+	Epochs     int     `json:"epochs"`
+	Batch      int     `json:"batch"`
+	LR         float64 `json:"lr"`
+	Height     int     `json:"height"`
+	Width      int     `json:"width"`
+	MinConf    float64 `json:"min_conf"`
+	ConfWeight bool    `json:"conf_weight"`
+	Seed       uint64  `json:"seed"`
+}
+
+func (c Config) trainParams() trainParams {
+	return trainParams{Epochs: c.Epochs, Batch: c.Batch, LR: c.LR, Height: c.CropHeight, Width: c.CropWidth,
+		MinConf: c.TrainMinConfidence, ConfWeight: c.ConfWeight, Seed: c.Seed}
+}
+
+func (p trainParams) settings(workers int) segnet.TrainSettings {
+	return segnet.TrainSettings{Epochs: p.Epochs, Batch: p.Batch, LR: p.LR, Height: p.Height, Width: p.Width,
+		MinConf: p.MinConf, ConfWeight: p.ConfWeight, Workers: workers}
+}
+
+func maskPath(rel string) string     { return path.Join("masks", rel+".png") }
+func maskConfPath(rel string) string { return path.Join("masks", rel+".conf.png") }
+
+// checkpointPath is where training checkpoints go: cache bookkeeping, not
+// an output.
+func (r *runner) checkpointPath() string {
+	return filepath.Join(r.cache.dir, "train", "checkpoint.safetensors")
+}
+
+// trainStage trains the segmentation network on the pseudo-labels of every
+// image, checkpointing after each epoch so that a killed run resumes from
+// the last completed epoch.
+func (r *runner) trainStage(ctx context.Context, st *StageStats) error {
+	items := r.okItems()
+	st.Items = len(items)
+	if len(items) == 0 {
+		return errNoOK
+	}
+	tp := r.cfg.trainParams()
+	inputs := make([]string, len(items))
+	for i, it := range items {
+		inputs[i] = it.file.Rel + "\x00" + it.plKey
+	}
+	r.trainKey = key(trainVersion, tp, append(inputs, r.clusterKey)...)
+	if _, ok := r.cache.lookup(StageTrain, trainItem, r.trainKey); ok {
+		st.Cached = 1
+		st.Note = "network reused"
+		return nil
+	}
+	samples, err := r.loadSamples(ctx, items)
+	if err != nil {
+		return err
+	}
+	arch := segnet.Arch{Classes: r.sum.Concepts}
+	if arch.Classes == 0 {
+		arch.Classes = r.modelConcepts()
+	}
+	var tr *segnet.Trainer
+	if ck, ok := r.readCheckpoint(); ok {
+		if tr, err = segnet.ResumeTrainer(ck, samples, r.cfg.Workers); err != nil {
+			r.log.Warn("train: checkpoint unusable, starting over", "err", err)
+			tr = nil
+		} else {
+			st.Note = fmt.Sprintf("resumed after epoch %d", tr.EpochsDone())
+		}
+	}
+	if tr == nil {
+		if tr, err = segnet.NewTrainer(arch, samples, tp.settings(r.cfg.Workers), tp.Seed); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+	}
+	r.log.Info("train: "+segnet.Backend(), "images", len(samples), "epochs_done", tr.EpochsDone())
+	for !tr.Done() {
+		es, err := tr.Epoch(ctx)
+		if err != nil {
+			return err
+		}
+		ck := tr.Checkpoint()
+		ck.Meta[metaKey] = r.trainKey
+		if err := WriteFileAtomic(r.checkpointPath(), func(w io.Writer) error {
+			return EncodeSafetensors(w, segnetTensors(ck.Tensors), ck.Meta)
+		}); err != nil {
+			return err
+		}
+		r.log.Info("train: epoch", "epoch", es.Epoch, "loss", es.Loss, "seconds", es.Seconds)
+	}
+	net := tr.Net()
+	text, err := net.Arch().MarshalText()
+	if err != nil {
+		return err
+	}
+	meta := map[string]string{"segnet.arch": string(text), metaFormat: "segnet", metaKey: r.trainKey,
+		"segnet.backend": segnet.Backend(), "segnet.epochs": strconv.Itoa(tr.EpochsDone())}
+	rec, err := r.cache.writeOutputSync(segnetFile, func(w io.Writer) error {
+		return EncodeSafetensors(w, segnetTensors(net.StateDict()), meta)
+	})
+	if err != nil {
+		return err
+	}
+	st.Computed = 1
+	if err := r.cache.commit(&manifest{Key: r.trainKey, Stage: StageTrain, Item: trainItem, Outputs: []outputRecord{rec}}); err != nil {
+		return err
+	}
+	os.Remove(r.checkpointPath())
+	return nil
+}
+
+// modelConcepts reads K from the cluster stage's manifest.
+func (r *runner) modelConcepts() int {
+	m, err := r.cache.readManifest(StageCluster, modelItem)
+	if err != nil {
+		return 0
+	}
+	return extraInt(m.Extra, "k")
+}
+
+// loadSamples reads every item's image, pseudo-label mask and confidence:
+// the training set, held in memory (about 6 bytes per pixel).
+func (r *runner) loadSamples(ctx context.Context, items []*item) ([]segnet.Sample, error) {
+	samples := make([]segnet.Sample, len(items))
+	errs := make([]error, len(items))
+	r.forEachOf(ctx, items, func(i int, it *item) {
+		s := &samples[i]
+		var err error
+		if s.Image, err = LoadImage(it.file.Path, r.cfg.MaxPixels); err != nil {
+			errs[i] = err
+			return
+		}
+		if s.Mask, err = r.readMask(pseudolabelPath(it.file.Rel)); err != nil {
+			errs[i] = err
+			return
+		}
+		f, err := os.Open(r.outPath(confidencePath(it.file.Rel)))
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		defer f.Close()
+		if s.Conf, err = DecodeConfidence(f, r.cfg.MaxPixels); err != nil {
+			errs[i] = fmt.Errorf("%s: %w", confidencePath(it.file.Rel), err)
+		}
+	})
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for i, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("train: %s: %w", items[i].file.Path, err)
+		}
+	}
+	return samples, nil
+}
+
+func (r *runner) readMask(rel string) (*image.Paletted, error) {
+	f, err := os.Open(r.outPath(rel))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	m, err := DecodeMask(f, r.cfg.MaxPixels)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", rel, err)
+	}
+	return m, nil
+}
+
+// readCheckpoint returns the training checkpoint of the current train key,
+// if there is one.
+func (r *runner) readCheckpoint() (segnet.Checkpoint, bool) {
+	data, err := os.ReadFile(r.checkpointPath())
+	if err != nil {
+		return segnet.Checkpoint{}, false
+	}
+	ts, meta, err := DecodeSafetensors(bytes.NewReader(data), 0)
+	if err != nil || meta[metaKey] != r.trainKey {
+		return segnet.Checkpoint{}, false
+	}
+	st, err := fromPipelineTensors(ts)
+	if err != nil {
+		return segnet.Checkpoint{}, false
+	}
+	return segnet.Checkpoint{Tensors: st, Meta: meta}, true
+}
+
+func segnetTensors(ts []segnet.Tensor) []Tensor {
+	out := make([]Tensor, len(ts))
+	for i, t := range ts {
+		out[i] = NewF32Tensor(t.Name, t.Shape, t.Data)
+	}
+	return out
+}
+
+func fromPipelineTensors(ts []Tensor) ([]segnet.Tensor, error) {
+	out := make([]segnet.Tensor, len(ts))
+	for i := range ts {
+		v, err := ts[i].Float32s()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", ts[i].Name, err)
+		}
+		out[i] = segnet.Tensor{Name: ts[i].Name, Shape: ts[i].Shape, Data: v}
+	}
+	return out, nil
+}
+
+// LoadSegnet reads a trained network (OUT_DIR/model/segnet.safetensors).
+func LoadSegnet(path string) (*segnet.Net, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	ts, meta, err := DecodeSafetensors(bytes.NewReader(data), 0)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var arch segnet.Arch
+	if err := arch.UnmarshalText([]byte(meta["segnet.arch"])); err != nil {
+		return nil, fmt.Errorf("%s: architecture: %w", path, err)
+	}
+	st, err := fromPipelineTensors(ts)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	n, err := segnet.FromState(arch, st)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return n, nil
+}
+
+// loadSegnets loads one network per worker, since a Net is not safe for
+// concurrent use. The workers already fan out over images, so each network
+// gets an equal share of the CPUs rather than all of them, so that W
+// workers do not start W x GOMAXPROCS goroutines.
+func loadSegnets(path string, workers int) (chan *segnet.Net, error) {
+	nets := make(chan *segnet.Net, workers)
+	for range workers {
+		n, err := LoadSegnet(path)
+		if err != nil {
+			return nil, err
+		}
+		n.Workers = max(1, runtime.GOMAXPROCS(0)/workers)
+		nets <- n
+	}
+	return nets, nil
+}
+
+// maskStage predicts refined masks with the trained network:
+// masks/<rel>.png and <rel>.conf.png.
+func (r *runner) maskStage(ctx context.Context) error {
+	st := r.sum.stageStats(StageMasks)
+	items := r.okItems()
+	st.Items = len(items)
+	bar := r.prog.stage(StageMasks, len(items))
+	defer bar.done()
+	var todo []*item
+	for _, it := range items {
+		it.maskKey = key(masksVersion, struct{}{}, r.trainKey, it.spKey)
+		if _, ok := r.cache.lookup(StageMasks, it.file.Rel, it.maskKey); ok {
+			st.Cached++
+			bar.add(true)
+		} else {
+			todo = append(todo, it)
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	nets, err := loadSegnets(r.outPath(segnetFile), r.cfg.Workers)
+	if err != nil {
+		return err
+	}
+	r.log.Info("masks: "+segnet.Backend(), "workers", r.cfg.Workers)
+	var c counter
+	r.forEachOf(ctx, todo, func(_ int, it *item) {
+		t0 := time.Now()
+		n := <-nets
+		err := r.predictMask(n, it, it.maskKey)
+		nets <- n
+		if err != nil {
+			c.failed.Add(1)
+			it.failed = true
+			r.fail(&FileError{Path: it.file.Path, Stage: StageMasks, Err: err})
+		} else {
+			c.computed.Add(1)
+		}
+		c.busy.Add(int64(time.Since(t0)))
+		bar.add(false)
+	})
+	c.into(st)
+	return r.cache.flush()
+}
+
+func (r *runner) predictMask(n *segnet.Net, it *item, k string) error {
+	img, err := LoadImage(it.file.Path, r.cfg.MaxPixels)
+	if err != nil {
+		return err
+	}
+	mask, conf := n.Predict(img)
+	mask.Palette = pseudolabel.Palette()
+	mrec, err := r.cache.writeOutput(maskPath(it.file.Rel), func(w io.Writer) error { return EncodeMask(w, mask) })
+	if err != nil {
+		return err
+	}
+	crec, err := r.cache.writeOutput(maskConfPath(it.file.Rel), func(w io.Writer) error { return EncodeConfidence(w, conf) })
+	if err != nil {
+		return err
+	}
+	return r.cache.commitLater(&manifest{Key: k, Stage: StageMasks, Item: it.file.Rel, Outputs: []outputRecord{mrec, crec}})
+}
