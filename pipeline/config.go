@@ -80,7 +80,7 @@ type Config struct {
 	MinConfidence float64 `json:"min-confidence,omitempty"` // posterior below which a pixel is unassigned; 0 = keep all
 
 	// Segmentation network (segnet) training; zero values are segnet's defaults.
-	Epochs             int     `json:"epochs,omitempty"`               // 0 = 5
+	Epochs             int     `json:"epochs,omitempty"`               // 0 = 5, more on small sets (at least 150 steps)
 	Batch              int     `json:"batch,omitempty"`                // 0 = 8
 	LR                 float64 `json:"lr,omitempty"`                   // 0 = 1e-3
 	CropHeight         int     `json:"crop-height,omitempty"`          // 0 = 120

@@ -613,3 +613,21 @@ func TestRunSyntheticScenesKnownAnswer(t *testing.T) {
 		}
 	}
 }
+
+func TestDefaultEpochs(t *testing.T) {
+	for _, tc := range []struct{ images, batch, want int }{
+		{715, 8, 5},  // 90 steps an epoch: the plain default
+		{240, 8, 5},  // exactly 150 steps
+		{7, 8, 150},  // one step an epoch
+		{11, 0, 75},  // batch 0 is segnet's 8: two steps an epoch
+		{11, 4, 50},  // three steps an epoch
+		{1000, 1, 5}, // many steps an epoch
+		{0, 8, 150},  // no images: never divide by zero
+		{239, 8, 5},  // 30 steps an epoch
+		{100, 8, 12}, // 13 steps an epoch: 12 x 13 = 156 >= 150
+	} {
+		if got := defaultEpochs(tc.images, tc.batch); got != tc.want {
+			t.Errorf("defaultEpochs(%d, %d) = %d, want %d", tc.images, tc.batch, got, tc.want)
+		}
+	}
+}

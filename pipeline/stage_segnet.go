@@ -47,6 +47,23 @@ func (p trainParams) settings(workers int) segnet.TrainSettings {
 		MinConf: p.MinConf, ConfWeight: p.ConfWeight, Workers: workers}
 }
 
+// minTrainSteps is the fewest optimiser steps the default schedule takes.
+// Five epochs are plenty on hundreds of images but only a handful of steps
+// on a few: on the 7 synthetic scenes, 5 steps gave refined masks of mIoU
+// 0.27 against 0.86 for their pseudo-labels, 60 steps 0.84 and 150 steps
+// 0.85.
+const minTrainSteps = 150
+
+// defaultEpochs is the number of epochs when none is set: 5, or more on
+// small sets so that training takes at least minTrainSteps steps.
+func defaultEpochs(images, batch int) int {
+	if batch <= 0 {
+		batch = 8 // segnet's default
+	}
+	perEpoch := max(1, (images+batch-1)/batch)
+	return max(5, (minTrainSteps+perEpoch-1)/perEpoch)
+}
+
 func maskPath(rel string) string     { return path.Join("masks", rel+".png") }
 func maskConfPath(rel string) string { return path.Join("masks", rel+".conf.png") }
 
@@ -66,6 +83,9 @@ func (r *runner) trainStage(ctx context.Context, st *StageStats) error {
 		return errNoOK
 	}
 	tp := r.cfg.trainParams()
+	if tp.Epochs == 0 {
+		tp.Epochs = defaultEpochs(len(items), tp.Batch)
+	}
 	inputs := make([]string, len(items))
 	for i, it := range items {
 		inputs[i] = it.file.Rel + "\x00" + it.plKey

@@ -58,7 +58,7 @@ func addPseudolabelFlags(f *pflag.FlagSet, c *pipeline.Config) {
 }
 
 func addTrainFlags(f *pflag.FlagSet, c *pipeline.Config) {
-	f.IntVar(&c.Epochs, "epochs", 0, "segmentation network: training epochs (0: 5)")
+	f.IntVar(&c.Epochs, "epochs", 0, "segmentation network: training epochs (0: 5, or enough for 150 steps on small sets)")
 	f.IntVar(&c.Batch, "batch", 0, "segmentation network: images per training step (0: 8)")
 	f.Float64Var(&c.LR, "lr", 0, "segmentation network: peak AdamW learning rate, cosine-decayed (0: 1e-3)")
 	f.IntVar(&c.CropHeight, "crop-height", 0, "segmentation network: training crop height in pixels (0: 120)")
