@@ -13,7 +13,17 @@ import (
 // complete new one, never a part: the data goes to a temporary file in the
 // same folder, is fsynced, renamed over path, and the folder is fsynced.
 // Parent folders are created as needed. The file gets mode 0644.
-func WriteFileAtomic(path string, write func(io.Writer) error) (err error) {
+func WriteFileAtomic(path string, write func(io.Writer) error) error {
+	if err := writeTempRename(path, write, true); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// writeTempRename writes path through a temporary file in the same folder
+// (named ".<base>.tmp-*", which removeTempFiles cleans up after a crash),
+// fsynced first if durable, then renamed over path.
+func writeTempRename(path string, write func(io.Writer) error, durable bool) (err error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -39,16 +49,15 @@ func WriteFileAtomic(path string, write func(io.Writer) error) (err error) {
 	if err := f.Chmod(0o644); err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		return err
+	if durable {
+		if err := f.Sync(); err != nil {
+			return err
+		}
 	}
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(dir)
+	return os.Rename(tmp, path)
 }
 
 func syncDir(dir string) error {

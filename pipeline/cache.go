@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -274,37 +273,8 @@ func hashBytes(data []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// renameWrite writes path atomically but not durably: a temporary file in
-// the same folder (named as WriteFileAtomic names them, so removeTempFiles
-// cleans both), renamed over path. Durability comes from flush's syncfs.
-func renameWrite(path string, write func(io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	bw := bufio.NewWriterSize(f, 1<<16)
-	if err := write(bw); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+// renameWrite writes path atomically but not durably: durability comes
+// from flush's syncfs.
+func renameWrite(path string, write func(io.Writer) error) error {
+	return writeTempRename(path, write, false)
 }

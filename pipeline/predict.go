@@ -66,18 +66,9 @@ func Predict(ctx context.Context, o PredictOptions) (*Summary, error) {
 	}
 	r := &runner{cfg: cfg, log: o.Logger, cache: newCache(o.OutDir),
 		sum: &Summary{InDir: o.InDir, OutDir: o.OutDir, Stages: []*StageStats{{Name: StageMasks, Ran: true}}}}
-	files, err := ListImages(o.InDir)
-	if err != nil {
+	if err := r.addInputs(o.InDir); err != nil {
 		return nil, err
 	}
-	for _, f := range files {
-		if f.Err != nil {
-			r.fail(&FileError{Path: f.Path, Stage: "input", Err: f.Err})
-			continue
-		}
-		r.items = append(r.items, &item{file: f})
-	}
-	r.sum.Images = len(files)
 	nets, err := loadSegnets(netPath, cfg.Workers)
 	if err != nil {
 		return nil, err
@@ -113,7 +104,7 @@ func Predict(ctx context.Context, o PredictOptions) (*Summary, error) {
 	case ctx.Err() != nil:
 		return r.sum, fmt.Errorf("predict stopped; completed work is kept and a rerun resumes: %w", ctx.Err())
 	case len(r.failures) > 0:
-		return r.sum, &PartialError{Failures: r.failures, Total: len(files)}
+		return r.sum, &PartialError{Failures: r.failures, Total: r.sum.Images}
 	}
 	return r.sum, nil
 }

@@ -91,6 +91,20 @@ func (c *counter) into(st *StageStats) {
 	st.Seconds += time.Duration(c.busy.Load()).Seconds()
 }
 
+// finish records the outcome of one item of a per-image stage that started
+// at t0: a non-nil err marks the item failed and reports it.
+func (r *runner) finish(c *counter, bar stageProgress, stage string, it *item, t0 time.Time, err error) {
+	if err != nil {
+		c.failed.Add(1)
+		it.failed = true
+		r.fail(&FileError{Path: it.file.Path, Stage: stage, Err: err})
+	} else {
+		c.computed.Add(1)
+	}
+	c.busy.Add(int64(time.Since(t0)))
+	bar.add(false)
+}
+
 // runner holds the state of one run.
 type runner struct {
 	o     Options
@@ -167,25 +181,13 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		r.sum.Stages = append(r.sum.Stages, &StageStats{Name: s, Ran: cfg.runs(s)})
 	}
 
-	files, err := ListImages(o.InDir)
-	if err != nil {
+	if err := r.addInputs(o.InDir); err != nil {
 		return nil, err
-	}
-	for _, f := range files {
-		if f.Err != nil {
-			r.fail(&FileError{Path: f.Path, Stage: "input", Err: f.Err})
-			continue
-		}
-		r.items = append(r.items, &item{file: f})
-	}
-	r.sum.Images = len(files)
-	if len(r.items) == 0 && len(files) == 0 {
-		return nil, fmt.Errorf("no images in %s (looked for %s)", o.InDir, imageExtList())
 	}
 	if err := writeRunJSON(out, r.runRecord(start, false)); err != nil {
 		return nil, err
 	}
-	r.log.Debug("run", "images", len(files), "workers", cfg.Workers, "out", out)
+	r.log.Debug("run", "images", r.sum.Images, "workers", cfg.Workers, "out", out)
 
 	r.prog = newProgress(ctx, o.Progress, o.ProgressOut, r.log, o.LogInterval)
 	err = r.stages(ctx)
@@ -207,7 +209,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		return r.sum, fmt.Errorf("run stopped; completed work is kept and a rerun resumes: %w", ctx.Err())
 	}
 	if len(r.failures) > 0 {
-		return r.sum, &PartialError{Failures: r.failures, Total: len(files)}
+		return r.sum, &PartialError{Failures: r.failures, Total: r.sum.Images}
 	}
 	return r.sum, nil
 }
@@ -309,3 +311,25 @@ func (r *runner) okItems() []*item {
 func imageExtList() string { return strings.Join(imageExts, " ") }
 
 var errNoOK = errors.New("no image made it through the earlier stages (see errors.json)")
+
+// addInputs lists the images of dir as the run's items; unreadable entries
+// (broken links, name collisions) become failures of the "input" stage.
+// A folder without a single image is an error.
+func (r *runner) addInputs(dir string) error {
+	files, err := ListImages(dir)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return fmt.Errorf("no images in %s (looked for %s)", dir, imageExtList())
+	}
+	for _, f := range files {
+		if f.Err != nil {
+			r.fail(&FileError{Path: f.Path, Stage: "input", Err: f.Err})
+			continue
+		}
+		r.items = append(r.items, &item{file: f})
+	}
+	r.sum.Images = len(files)
+	return nil
+}

@@ -305,15 +305,7 @@ func (r *runner) pseudolabelStage(ctx context.Context) error {
 	var c counter
 	r.forEachOf(ctx, todo, func(_ int, it *item) {
 		t0 := time.Now()
-		if err := r.pseudolabel(it, m, it.plKey, pp); err != nil {
-			c.failed.Add(1)
-			it.failed = true
-			r.fail(&FileError{Path: it.file.Path, Stage: StagePseudolabels, Err: err})
-		} else {
-			c.computed.Add(1)
-		}
-		c.busy.Add(int64(time.Since(t0)))
-		bar.add(false)
+		r.finish(&c, bar, StagePseudolabels, it, t0, r.pseudolabel(it, m, it.plKey, pp))
 	})
 	c.into(st)
 	return r.cache.flush()

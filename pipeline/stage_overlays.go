@@ -36,15 +36,7 @@ func (r *runner) overlayStage(ctx context.Context) error {
 			bar.add(true)
 			return
 		}
-		if err := r.overlay(it, k); err != nil {
-			c.failed.Add(1)
-			it.failed = true
-			r.fail(&FileError{Path: it.file.Path, Stage: StageOverlays, Err: err})
-		} else {
-			c.computed.Add(1)
-		}
-		c.busy.Add(int64(time.Since(t0)))
-		bar.add(false)
+		r.finish(&c, bar, StageOverlays, it, t0, r.overlay(it, k))
 	})
 	c.into(st)
 	return r.cache.flush()

@@ -325,15 +325,7 @@ func (r *runner) maskStage(ctx context.Context) error {
 		n := <-nets
 		err := r.predictMask(n, it, it.maskKey)
 		nets <- n
-		if err != nil {
-			c.failed.Add(1)
-			it.failed = true
-			r.fail(&FileError{Path: it.file.Path, Stage: StageMasks, Err: err})
-		} else {
-			c.computed.Add(1)
-		}
-		c.busy.Add(int64(time.Since(t0)))
-		bar.add(false)
+		r.finish(&c, bar, StageMasks, it, t0, err)
 	})
 	c.into(st)
 	return r.cache.flush()
