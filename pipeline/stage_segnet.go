@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/disintegration/imaging"
 	"github.com/segdiscover/segdiscover/pseudolabel"
 	"github.com/segdiscover/segdiscover/segnet"
 )
@@ -96,7 +98,7 @@ func (r *runner) trainStage(ctx context.Context, st *StageStats) error {
 		st.Note = "network reused"
 		return nil
 	}
-	samples, err := r.loadSamples(ctx, items)
+	samples, err := r.loadSamples(ctx, items, tp)
 	if err != nil {
 		return err
 	}
@@ -165,7 +167,7 @@ func (r *runner) modelConcepts() int {
 
 // loadSamples reads every item's image, pseudo-label mask and confidence:
 // the training set, held in memory (about 6 bytes per pixel).
-func (r *runner) loadSamples(ctx context.Context, items []*item) ([]segnet.Sample, error) {
+func (r *runner) loadSamples(ctx context.Context, items []*item, tp trainParams) ([]segnet.Sample, error) {
 	samples := make([]segnet.Sample, len(items))
 	errs := make([]error, len(items))
 	r.forEachOf(ctx, items, func(i int, it *item) {
@@ -187,7 +189,9 @@ func (r *runner) loadSamples(ctx context.Context, items []*item) ([]segnet.Sampl
 		defer f.Close()
 		if s.Conf, err = DecodeConfidence(f, r.cfg.MaxPixels); err != nil {
 			errs[i] = fmt.Errorf("%s: %w", confidencePath(it.file.Rel), err)
+			return
 		}
+		*s = shrinkSample(*s, tp.Height, tp.Width)
 	})
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -198,6 +202,47 @@ func (r *runner) loadSamples(ctx context.Context, items []*item) ([]segnet.Sampl
 		}
 	}
 	return samples, nil
+}
+
+// Training holds every sample in memory, but its crops never use more than
+// a few hundred pixels of an image: the image is scaled to cover the crop
+// and zoomed by at most segnet's default MaxScale, 1.5. shrinkSample keeps
+// at most twice that resolution (so bilinear sampling still sees all the
+// detail it can use) and leaves smaller images untouched, bounding the
+// memory per image (about 1 MB at the default 120 x 160 crop) whatever
+// the size of the photographs.
+func shrinkSample(s segnet.Sample, cropH, cropW int) segnet.Sample {
+	if cropH <= 0 || cropW <= 0 {
+		cropH, cropW = 120, 160 // segnet's defaults
+	}
+	const maxZoom = 1.5 * 2
+	b := s.Image.Bounds()
+	f := max(float64(cropH)*maxZoom/float64(b.Dy()), float64(cropW)*maxZoom/float64(b.Dx()))
+	if f >= 1 {
+		return s
+	}
+	w := max(1, int(math.Ceil(float64(b.Dx())*f)))
+	h := max(1, int(math.Ceil(float64(b.Dy())*f)))
+	out := segnet.Sample{Image: imaging.Resize(s.Image, w, h, imaging.Linear)}
+	m := image.NewPaletted(image.Rect(0, 0, w, h), s.Mask.Palette)
+	var c *image.Gray
+	if s.Conf != nil {
+		c = image.NewGray(m.Rect)
+	}
+	// Labels are ids, not intensities: nearest neighbour, pixel centres.
+	mb := s.Mask.Bounds()
+	for y := range h {
+		sy := mb.Min.Y + min(mb.Dy()-1, int((float64(y)+0.5)*float64(mb.Dy())/float64(h)))
+		for x := range w {
+			sx := mb.Min.X + min(mb.Dx()-1, int((float64(x)+0.5)*float64(mb.Dx())/float64(w)))
+			m.Pix[y*m.Stride+x] = s.Mask.Pix[s.Mask.PixOffset(sx, sy)]
+			if c != nil {
+				c.Pix[y*c.Stride+x] = s.Conf.Pix[s.Conf.PixOffset(sx, sy)]
+			}
+		}
+	}
+	out.Mask, out.Conf = m, c
+	return out
 }
 
 func (r *runner) readMask(rel string) (*image.Paletted, error) {
