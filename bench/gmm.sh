@@ -7,7 +7,10 @@
 # ours (k-means++ + Lloyd init, EM to convergence) under /usr/bin/time -v.
 #
 #   bash bench/gmm.sh [--big]       env: GMM_DATA (default /tmp/segdiscover-gmm-data),
-#                                   ITERS (default 10), N (default 100000), K (27)
+#                                   ITERS (default 10), N (default 100000), K (27),
+#                                   BASE_BIN (a gmmbench built from an older tree:
+#                                   timed too, as a "before" column of the same run),
+#                                   OPENBLAS=0 (skip the OpenBLAS build)
 #
 # Data (~100 MB for N=100k, +1 GB for --big) is generated into GMM_DATA by
 # the peer script if missing. Needs Debian's python3-sklearn and
@@ -33,7 +36,12 @@ go build -o "$bin" ./bench/gmmbench
 # The same program with OpenBLAS behind gonum's blas32/blas64 (needs
 # libopenblas-dev); skipped when it does not build.
 binob="$data/gmmbench_openblas"
-go build -tags openblas -o "$binob" ./bench/gmmbench 2>/dev/null || binob=""
+if [ "${OPENBLAS:-1}" = 0 ]; then
+  binob=""
+else
+  go build -tags openblas -o "$binob" ./bench/gmmbench 2>/dev/null || binob=""
+fi
+base=${BASE_BIN:-}
 x="$data/X_n${n}_d64.f64"
 out="$data/results.jsonl"
 : >"$out"
@@ -45,6 +53,10 @@ for cov in full diag; do
     $py bench/gmm_sklearn.py time "$x" "$init" "$iters" "$t" | sed 's/^{/{"impl": "sklearn", /' >>"$out"
     echo "go      $cov threads=$t ..." >&2
     "$bin" -data "$x" -init "$init" -iters "$iters" -workers "$t" | sed 's/^{/{"impl": "go", "threads": '"$t"', /' >>"$out"
+    if [ -n "$base" ]; then
+      echo "go(base) $cov threads=$t ..." >&2
+      "$base" -data "$x" -init "$init" -iters "$iters" -workers "$t" | sed 's/^{/{"impl": "go-base", "threads": '"$t"', /' >>"$out"
+    fi
     if [ -n "$binob" ]; then
       echo "go+openblas $cov threads=$t ..." >&2
       OPENBLAS_NUM_THREADS=1 "$binob" -data "$x" -init "$init" -iters "$iters" -workers "$t" | sed 's/^{/{"impl": "go+openblas", "threads": '"$t"', /' >>"$out"
@@ -60,7 +72,8 @@ print("N=%d D=%d K=%d, %d EM iterations from the same initial state (+1 scoring 
 ob = any(r["impl"] == "go+openblas" for r in rows)
 print("Wall s/iter (speed-up = sklearn / ours); 1 thread also in process CPU s/iter, steadier when")
 print("the machine is shared. Scores: mean log-likelihood after the run (same start, same iterations).")
-impls = [("go", "ours")] + ([("go+openblas", "ours+OpenBLAS")] if ob else [])
+base = any(r["impl"] == "go-base" for r in rows)
+impls = ([("go-base", "before")] if base else []) + [("go", "ours")] + ([("go+openblas", "ours+OpenBLAS")] if ob else [])
 hdr = "| cov | threads | sklearn %s |" % r0.get("sklearn", "") + "".join(" %s | speed-up |" % n for _, n in impls)
 print(hdr + " sklearn score | ours score | rel. diff |")
 print("| --- " * (hdr.count("|") + 2) + "|")

@@ -146,7 +146,8 @@ func em(x blas64.General, g *GMM, s Settings, rng *rand.Rand) (*GMM, runInfo, bo
 	budget := 3 * g.k
 	// A fixed offset keeps z(x) fixed across iterations, for the bounds.
 	offset := columnMean(x)
-	bd := &bounds{ub: make([]float32, x.Rows*g.k), best: make([]int32, x.Rows), cum: make([]float64, g.k)}
+	bd := &bounds{ub: make([]float32, x.Rows*g.k), best: make([]int32, x.Rows), zn: make([]float64, x.Rows),
+		cum: make([]float64, g.k)}
 	var prevKr *kernel
 	for it := 1; it <= s.MaxIter; it++ {
 		prev := lb

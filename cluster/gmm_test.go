@@ -483,6 +483,9 @@ func TestScreenMatchesExact(t *testing.T) {
 				t.Fatal("fit failed")
 			}
 			kr := g.kernel()
+			if kr.w32 == nil {
+				kr.useScreen()
+			}
 			raw := x.RawMatrix()
 			nb := kr.nb
 			xc := make([]float64, nb*6)
@@ -495,9 +498,9 @@ func TestScreenMatchesExact(t *testing.T) {
 			pruned := 0
 			for r0 := 0; r0 < raw.Rows; r0 += nb {
 				n := min(nb, raw.Rows-r0)
-				kr.load(raw, r0, n, xc)
+				kr.load(raw, r0, n, xc, make([]float64, n))
 				kr.features(xc, n, z, z32, zn)
-				kr.screen(z, z32, zn, n, l32, got, nil, nil)
+				kr.screen(z, z32, zn, n, l32, got, nil, nil, make([]int32, 0, nb*kr.k))
 				kr.scores(z, n, want)
 				for i := range n {
 					mx := slices.Max(want[i*kr.k : (i+1)*kr.k])

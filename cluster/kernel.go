@@ -161,17 +161,29 @@ func (g *GMM) kernelAt(offset []float64) *kernel {
 		}
 		w[kr.m-1] = g.logc[c] - 0.5*q
 	}
-	kr.w32 = make([]float32, len(kr.w))
 	kr.wnorm = make([]float64, k)
 	for c := range k {
 		var s float64
-		for i, v := range kr.w[c*kr.m : (c+1)*kr.m] {
-			kr.w32[c*kr.m+i] = float32(v)
+		for _, v := range kr.w[c*kr.m : (c+1)*kr.m] {
 			s += v * v
 		}
 		kr.wnorm[c] = math.Sqrt(s)
 	}
+	// The float32 screen pays only for full covariances (m ≈ D²/2): for
+	// diagonal and spherical ones the exact float64 kernel (dot.go) costs
+	// less than the screen and its follow-up dot products.
+	if fm == fmQuad {
+		kr.useScreen()
+	}
 	return kr
+}
+
+// useScreen makes the passes with kr screen in float32 (see screen).
+func (kr *kernel) useScreen() {
+	kr.w32 = make([]float32, len(kr.w))
+	for i, v := range kr.w {
+		kr.w32[i] = float32(v)
+	}
 }
 
 // lloydKernel builds the nearest-centre kernel; centers are in the
@@ -197,15 +209,56 @@ func lloydKernel(k, d int, offset, centers []float64) *kernel {
 	return kr
 }
 
-// load copies rows [r0, r0+nb) of x, centred, into xc (nb×D).
-func (kr *kernel) load(x blas64.General, r0, nb int, xc []float64) {
+// load copies rows [r0, r0+nb) of x, centred, into xc (nb×D), and sets
+// chk[i] to Σ xc·0: 0, or NaN when the centred row is not finite.
+func (kr *kernel) load(x blas64.General, r0, nb int, xc, chk []float64) {
 	d := kr.d
 	for i := range nb {
 		row := x.Data[(r0+i)*x.Stride : (r0+i)*x.Stride+d]
 		dst := xc[i*d : (i+1)*d]
+		var s float64
 		for j, v := range row {
-			dst[j] = v - kr.offset[j]
+			c := v - kr.offset[j]
+			dst[j] = c
+			s += c * 0
 		}
+		chk[i] = s
+	}
+}
+
+// loadSquare is load followed by the fmSquare features, in one sweep.
+func (kr *kernel) loadSquare(x blas64.General, r0, nb int, xc, z, chk []float64) {
+	d, m := kr.d, kr.m
+	for i := range nb {
+		row := x.Data[(r0+i)*x.Stride : (r0+i)*x.Stride+d]
+		zr := z[i*m : (i+1)*m]
+		chk[i] = loadSquare(row, kr.offset, xc[i*d:(i+1)*d], zr, d)
+		zr[m-1] = 1
+	}
+}
+
+// znorms sets zn[i] = ‖z(xc_i)‖₂ (as features does) for nb centred rows.
+func (kr *kernel) znorms(xc []float64, nb int, zn []float64) {
+	d := kr.d
+	for i := range nb {
+		var s2, s4 float64
+		for _, v := range xc[i*d : (i+1)*d] {
+			v2 := v * v
+			s2 += v2
+			s4 += v2 * v2
+		}
+		var nz float64
+		switch kr.fm {
+		case fmQuad:
+			nz = (s2*s2+s4)/2 + s2
+		case fmSquare:
+			nz = s4 + s2
+		case fmNorm:
+			nz = s2*s2 + s2
+		case fmLinear:
+			nz = s2
+		}
+		zn[i] = math.Sqrt(nz + 1)
 	}
 }
 
@@ -293,10 +346,54 @@ func (kr *kernel) features(xc []float64, nb int, z []float64, z32 []float32, zno
 	}
 }
 
-// scores computes l (nb×K) = z wᵀ.
+// scores computes l (nb×K) = z wᵀ exactly, two rows by four components per
+// kernel call (the same bits as dotPairs').
 func (kr *kernel) scores(z []float64, nb int, l []float64) {
-	blas64.Implementation().Dgemm(blas.NoTrans, blas.Trans, nb, kr.k, kr.m,
-		1, z, kr.m, kr.w, kr.m, 0, l, kr.k)
+	k, m, w := kr.k, kr.m, kr.w
+	var o [8]float64
+	i := 0
+	for ; i+2 <= nb; i += 2 {
+		z0, z1 := z[i*m:(i+1)*m], z[(i+1)*m:(i+2)*m]
+		l0, l1 := l[i*k:(i+1)*k], l[(i+1)*k:(i+2)*k]
+		for c := 0; c < k; c += 4 {
+			c1, c2, c3 := min(c+1, k-1), min(c+2, k-1), min(c+3, k-1)
+			dot2x4(z0, z1, w[c*m:], w[c1*m:], w[c2*m:], w[c3*m:], m, &o)
+			for j := range min(4, k-c) {
+				l0[c+j], l1[c+j] = o[j], o[4+j]
+			}
+		}
+	}
+	if i < nb {
+		zr := z[i*m : (i+1)*m]
+		var o4 [4]float64
+		for c := 0; c < k; c += 4 {
+			c1, c2, c3 := min(c+1, k-1), min(c+2, k-1), min(c+3, k-1)
+			dot4(zr, zr, zr, zr, w[c*m:], w[c1*m:], w[c2*m:], w[c3*m:], m, &o4)
+			for j := range min(4, k-c) {
+				l[i*k+c+j] = o4[j]
+			}
+		}
+	}
+}
+
+// dotPairs sets l[e] = z_i·w_c for every entry e = i·K + c listed, four per
+// kernel call whatever rows they belong to.
+func (kr *kernel) dotPairs(z []float64, entries []int32, l []float64) {
+	k, m, w := int32(kr.k), kr.m, kr.w
+	var o [4]float64
+	for g := 0; g < len(entries); g += 4 {
+		n := min(4, len(entries)-g)
+		var e [4]int32
+		for j := range 4 {
+			e[j] = entries[g+min(j, n-1)]
+		}
+		r0, r1, r2, r3 := int(e[0]/k)*m, int(e[1]/k)*m, int(e[2]/k)*m, int(e[3]/k)*m
+		c0, c1, c2, c3 := int(e[0]%k)*m, int(e[1]%k)*m, int(e[2]%k)*m, int(e[3]%k)*m
+		dot4(z[r0:], z[r1:], z[r2:], z[r3:], w[c0:], w[c1:], w[c2:], w[c3:], m, &o)
+		for j := range n {
+			l[e[j]] = o[j]
+		}
+	}
 }
 
 // screen computes l (nb×K) = z wᵀ exactly (float64) for the entries that can
@@ -312,16 +409,15 @@ func (kr *kernel) scores(z []float64, nb int, l []float64) {
 // If ub is not nil it receives an upper bound of every entry (the exact
 // value, or l32+e for a pruned one) in bd's stored form, for the bounds of
 // the next iterations.
-func (kr *kernel) screen(z []float64, z32 []float32, znorm []float64, nb int, l32 []float32, l []float64, ub []float32, bd *bounds) {
+func (kr *kernel) screen(z []float64, z32 []float32, znorm []float64, nb int, l32 []float32, l []float64, ub []float32, bd *bounds, entries []int32) {
 	k, m := kr.k, kr.m
 	blas32.Implementation().Sgemm(blas.NoTrans, blas.Trans, nb, k, m,
 		1, z32, m, kr.w32, m, 0, l32, k)
-	impl := blas64.Implementation()
+	entries = entries[:0]
 	gamma := float64(m+4) * 0x1p-23
 	for i := range nb {
 		s32 := l32[i*k : (i+1)*k]
 		out := l[i*k : (i+1)*k]
-		zr := z[i*m : (i+1)*m]
 		// Bounds hold only while no float32 value or partial sum can
 		// overflow: Σ|z_i w_i| ≤ ‖z‖‖w‖ < 1e30/γ < 3e38. Beyond that (or for
 		// NaN) the entry is computed exactly; the 1e−6 covers underflow.
@@ -340,10 +436,14 @@ func (kr *kernel) screen(z []float64, z32 []float32, znorm []float64, nb int, l3
 				}
 				continue
 			}
-			out[c] = impl.Ddot(m, zr, 1, kr.w[c*m:(c+1)*m], 1)
-			if ub != nil {
-				ub[i*k+c] = bd.store(out[c], znorm[i], c)
-			}
+			entries = append(entries, int32(i*k+c))
+		}
+	}
+	kr.dotPairs(z, entries, l)
+	if ub != nil {
+		for _, e := range entries {
+			i, c := int(e)/k, int(e)%k
+			ub[e] = bd.store(l[e], znorm[i], c)
 		}
 	}
 }
@@ -416,6 +516,7 @@ var boundMaxExact = func(k, m int) int { return k * m / (5*m/2 + 150) }
 type bounds struct {
 	ub    []float32 // N×K, normalised as above, rounded up
 	best  []int32   // N
+	zn    []float64 // N: ‖z(x_n)‖₂, fixed with the offset (exact path)
 	cum   []float64 // K
 	ready bool
 }
@@ -439,50 +540,50 @@ func (bd *bounds) store(u, zn float64, c int) float32 {
 // boundRows tries the bounds for a block: it fills l (nb×K) exactly as
 // screen would (exact or −Inf) and updates the bounds, and reports false
 // without touching them when too many entries would need a dot product
-// (then the float32 GEMM is cheaper).
-func (kr *kernel) boundRows(bd *bounds, r0 int, z, znorm []float64, nb int, l []float64, exact []bool) bool {
-	k, m := kr.k, kr.m
-	impl := blas64.Implementation()
+// (then a whole-block GEMM is cheaper). entries is scratch (capacity nb·K).
+func (kr *kernel) boundRows(bd *bounds, r0 int, z, znorm []float64, nb int, l []float64, entries []int32) bool {
+	k := kr.k
 	// First the previous best of each row, whose exact value is the
 	// lower bound the others are compared with.
-	need := 0
+	entries = entries[:0]
+	for i := range nb {
+		entries = append(entries, int32(i*k+int(bd.best[r0+i])))
+	}
+	kr.dotPairs(z, entries, l)
+	entries = entries[:0]
+	cum := bd.cum[:k]
 	for i := range nb {
 		n := r0 + i
 		b := int(bd.best[n])
-		zr := z[i*m : (i+1)*m]
-		lb := impl.Ddot(m, zr, 1, kr.w[b*m:(b+1)*m], 1)
 		out := l[i*k : (i+1)*k]
-		out[b] = lb
-		ub := bd.ub[n*k : (n+1)*k]
-		for c, v := range ub {
-			ex := c != b && !(bd.bound(v, znorm[i], c) < lb-pruneLog)
-			exact[i*k+c] = ex
-			if ex {
-				need++
+		lb := out[b]
+		thr := lb - pruneLog
+		zn := znorm[i]
+		for c, v := range bd.ub[n*k : (n+1)*k][:len(cum)] {
+			out[c] = math.Inf(-1)
+			// bound(v, zn, c) < thr, inlined.
+			vf := float64(v)
+			t := zn * cum[c]
+			u := vf + t
+			if !(u+1e-9*(math.Abs(vf)+t)+1e-9 < thr) && c != b {
+				entries = append(entries, int32(i*k+c))
 			}
 		}
+		out[b] = lb
 	}
-	if need > nb*boundMaxExact(k, m) {
+	if len(entries) > nb*boundMaxExact(k, kr.m) {
 		return false
 	}
+	kr.dotPairs(z, entries, l)
 	for i := range nb {
 		n := r0 + i
 		b := int(bd.best[n])
-		zr := z[i*m : (i+1)*m]
-		out := l[i*k : (i+1)*k]
-		ub := bd.ub[n*k : (n+1)*k]
-		for c := range k {
-			switch {
-			case c == b:
-			case exact[i*k+c]:
-				out[c] = impl.Ddot(m, zr, 1, kr.w[c*m:(c+1)*m], 1)
-			default:
-				// The stored bound stays valid: nothing to write.
-				out[c] = math.Inf(-1)
-				continue
-			}
-			ub[c] = bd.store(out[c], znorm[i], c)
-		}
+		bd.ub[n*k+b] = bd.store(l[i*k+b], znorm[i], b)
+	}
+	for _, e := range entries {
+		i, c := int(e)/k, int(e)%k
+		// The other stored bounds stay valid: nothing to write.
+		bd.ub[(r0+i)*k+c] = bd.store(l[e], znorm[i], c)
 	}
 	return true
 }

@@ -99,8 +99,9 @@ type pass struct {
 
 type workspace struct {
 	xc, z, l, g, znorm []float64
+	chk                []float64
 	z32, l32           []float32
-	exact              []bool
+	entries            []int32
 }
 
 // gatherRows is the height of the weighted-deviation blocks handed to Dsyrk.
@@ -124,12 +125,14 @@ func (p *pass) run() *stats {
 	workers := max(1, min(p.workers, nc))
 	newWS := func() *workspace {
 		ws := &workspace{xc: make([]float64, cr*d), z: make([]float64, kr.nb*kr.m),
-			l: make([]float64, cr*k)}
+			l: make([]float64, cr*k), chk: make([]float64, cr)}
 		if kr.w32 != nil {
 			ws.z32 = make([]float32, kr.nb*kr.m)
 			ws.l32 = make([]float32, kr.nb*k)
+		}
+		if kr.w32 != nil || p.bd != nil {
 			ws.znorm = make([]float64, kr.nb)
-			ws.exact = make([]bool, kr.nb*k)
+			ws.entries = make([]int32, 0, kr.nb*k)
 		}
 		if p.stats && p.mode == s2Full {
 			ws.g = make([]float64, gatherRows*d)
@@ -222,12 +225,13 @@ func (p *pass) chunk(ws *workspace, r0, r1 int, acc *stats) {
 	for b0 := 0; b0 < rows; b0 += kr.nb {
 		nb := min(kr.nb, rows-b0)
 		xc := ws.xc[b0*d : (b0+nb)*d]
-		kr.load(p.x, r0+b0, nb, xc)
 		lb := ws.l[b0*k : (b0+nb)*k]
+		chk := ws.chk[b0 : b0+nb]
 		if kr.w32 != nil {
+			kr.load(p.x, r0+b0, nb, xc, chk)
 			if p.bd != nil && p.bd.ready && kr.dw != nil {
 				kr.features(xc, nb, ws.z, nil, ws.znorm)
-				if kr.boundRows(p.bd, r0+b0, ws.z, ws.znorm, nb, lb, ws.exact) {
+				if kr.boundRows(p.bd, r0+b0, ws.z, ws.znorm, nb, lb, ws.entries) {
 					continue
 				}
 				toFloat32(ws.z[:nb*kr.m], ws.z32)
@@ -238,20 +242,39 @@ func (p *pass) chunk(ws *workspace, r0, r1 int, acc *stats) {
 			if p.bd != nil {
 				ub = p.bd.ub[(r0+b0)*k : (r0+b0+nb)*k]
 			}
-			kr.screen(ws.z, ws.z32, ws.znorm, nb, ws.l32, lb, ub, p.bd)
+			kr.screen(ws.z, ws.z32, ws.znorm, nb, ws.l32, lb, ub, p.bd, ws.entries)
+			continue
+		}
+		// Exact path: every entry the bounds cannot exclude in float64.
+		if kr.fm == fmSquare {
+			kr.loadSquare(p.x, r0+b0, nb, xc, ws.z, chk)
 		} else {
+			kr.load(p.x, r0+b0, nb, xc, chk)
 			kr.features(xc, nb, ws.z, nil, nil)
+		}
+		if p.bd == nil {
 			kr.scores(ws.z, nb, lb)
+			continue
+		}
+		zn := p.bd.zn[r0+b0 : r0+b0+nb]
+		if !p.bd.ready {
+			kr.znorms(xc, nb, zn)
+		}
+		if p.bd.ready && kr.dw != nil && kr.boundRows(p.bd, r0+b0, ws.z, zn, nb, lb, ws.entries) {
+			continue
+		}
+		kr.scores(ws.z, nb, lb)
+		ub := p.bd.ub[(r0+b0)*k : (r0+b0+nb)*k]
+		for i := range nb {
+			for c := range k {
+				ub[i*k+c] = p.bd.store(lb[i*k+c], zn[i], c)
+			}
 		}
 	}
 	for i := range rows {
 		l := ws.l[i*k : (i+1)*k]
 		x := ws.xc[i*d : (i+1)*d]
 		n := r0 + i
-		var sum float64
-		for _, v := range x {
-			sum += v
-		}
 		best, mx := 0, l[0]
 		for c, v := range l {
 			if v > mx {
@@ -261,7 +284,7 @@ func (p *pass) chunk(ws *workspace, r0, r1 int, acc *stats) {
 		if p.bd != nil {
 			p.bd.best[n] = int32(best)
 		}
-		bad := math.IsNaN(sum) || math.IsInf(sum, 0) || math.IsNaN(mx) || math.IsInf(mx, 0)
+		bad := ws.chk[i] != 0 || math.IsNaN(mx) || math.IsInf(mx, 0)
 		if bad {
 			acc.bad++
 			acc.ll += math.NaN()
@@ -346,15 +369,7 @@ func (p *pass) moments(ws *workspace, rows int, acc *stats) {
 					continue
 				}
 				acc.nk[c] += r
-				ctr := kr.centers[c*d : (c+1)*d]
-				s1 := acc.s1[c*d : (c+1)*d]
-				s2 := acc.s2[c*d : (c+1)*d]
-				for j, v := range x {
-					dv := v - ctr[j]
-					rd := r * dv
-					s1[j] += rd
-					s2[j] += rd * dv
-				}
+				momentsRow(x, kr.centers[c*d:(c+1)*d], acc.s1[c*d:(c+1)*d], acc.s2[c*d:(c+1)*d], r, d)
 			}
 		}
 		return
