@@ -62,7 +62,7 @@ const (
 	featuresVersion     = "features/1"
 	clusterVersion      = "cluster/1"
 	pseudolabelsVersion = "pseudolabels/1"
-	trainVersion        = "train/1"
+	trainVersion        = "train/2"
 	masksVersion        = "masks/1"
 	overlaysVersion     = "overlays/1"
 )

@@ -27,15 +27,28 @@
 // and a random scaled crop (the image scaled to cover the crop, zoomed by a
 // factor uniform in [MinScale, MaxScale], a uniformly placed window; pixels
 // outside the image are ignored). All randomness comes from one PCG seeded by
-// the caller, drawn on one goroutine, and the parallel work is split
-// statically, so a seed and a worker count fix the result bit for bit, and a
-// Checkpoint after any epoch resumes to exactly that result.
+// the caller, drawn on one goroutine, and every parallel result is merged in
+// a fixed order, so a seed fixes the result bit for bit (whatever the worker
+// count), and a Checkpoint after any epoch resumes to exactly that result.
+//
+// Work is split by image: each worker runs a layer (im2col in blocks that
+// stay in its L2 cache, GEMM, then the BN step) on one image at a time, so
+// that BN statistics, BN+ReLU and the BN gradient are computed on data still
+// in cache; only the pre-BN outputs are stored. Workers take the next image
+// as they become free; every per-image partial result (BN statistics and
+// gradient sums, weight gradients, loss) is merged in image order, so
+// training does not depend on the worker count at all.
+// Prediction has no batch statistics and runs each image through the whole
+// network, resizing the logits row by row straight into the softmax.
 //
 // Build with -tags openblas (cgo, Debian's libopenblas-dev) to route blas32
 // Sgemm to OpenBLAS; Backend reports which implementation is in use. That
 // build sets OpenBLAS to one thread per call, for the whole program: segnet
 // runs its GEMMs from several goroutines at once, and OpenBLAS threads on top
-// would oversubscribe the cores.
+// would oversubscribe the cores. It also replaces the elementwise kernels
+// (kernels_go.go) by C versions that GCC vectorises (kernels_cgo.go), with
+// a polynomial exponential in the softmax; the confidence it returns is
+// still exactly that of math.Exp.
 //
 // The package is pure: parameters, optimiser state and RNG state are exposed
 // as named tensors and strings; pipeline/ writes them to files.

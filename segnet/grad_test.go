@@ -202,6 +202,14 @@ func checkGrad(t *testing.T, what string, x []float64, analytic []float32, f fun
 }
 
 func TestConvGradient(t *testing.T) {
+	t.Run("whole", testConvGradient)
+	// One output row per im2col block: exercises the block boundaries.
+	defer func(v int) { chunkFloats = v }(chunkFloats)
+	chunkFloats = 1
+	t.Run("rows", testConvGradient)
+}
+
+func testConvGradient(t *testing.T) {
 	for _, tc := range []struct {
 		name                    string
 		n, c, o, h, w, s, d, wk int
@@ -273,7 +281,7 @@ func TestBNReLUGradient(t *testing.T) {
 			}
 			r := randSlice(rng, len(y), 1)
 			dx := make([]float32, len(x))
-			l.backward(x, y, n, hw, r, dx, 2)
+			l.backward(x, n, hw, r, dx, 2)
 			x64 := to64(x)
 			checkGrad(t, "dx", x64, dx, func(v []float64) float64 { return dot(refBN(v, n, c, hw, g64, b64, relu), r) }, 2e-3)
 			checkGrad(t, "dgamma", g64, l.dg, func(v []float64) float64 { return dot(refBN(x64, n, c, hw, v, b64, relu), r) }, 1e-3)
@@ -322,7 +330,7 @@ func TestBilinearGradient(t *testing.T) {
 		r := newBilinear(tc.ih, tc.iw, tc.oh, tc.ow)
 		x := randSlice(rng, tc.ih*tc.iw, 1)
 		y := make([]float32, tc.oh*tc.ow)
-		r.forward(x, y)
+		r.forward(x, y, make([]float32, r.tmpLen()))
 		ref := refResize(to64(x), 1, tc.ih, tc.iw, tc.oh, tc.ow)
 		for i := range y {
 			if math.Abs(float64(y[i])-ref[i]) > 1e-5 {
@@ -331,7 +339,7 @@ func TestBilinearGradient(t *testing.T) {
 		}
 		g := randSlice(rng, len(y), 1)
 		dx := make([]float32, len(x))
-		r.backward(g, dx)
+		r.backward(g, dx, make([]float32, r.tmpLen()))
 		checkGrad(t, "dx", to64(x), dx, func(v []float64) float64 { return dot(refResize(v, 1, tc.ih, tc.iw, tc.oh, tc.ow), g) }, 1e-4)
 	}
 }
@@ -392,13 +400,20 @@ func TestCrossEntropyGradient(t *testing.T) {
 // TestNetGradient checks the whole network's parameter gradients against a
 // float64 composition of the reference layers.
 func TestNetGradient(t *testing.T) {
+	t.Run("whole", testNetGradient)
+	defer func(v int) { chunkFloats = v }(chunkFloats)
+	chunkFloats = 40 // a few output rows per block
+	t.Run("blocks", testNetGradient)
+}
+
+func testNetGradient(t *testing.T) {
 	arch := Arch{Classes: 3, Layers: []LayerSpec{{4, 2, 1}, {4, 1, 2}, {5, 2, 1}}}
 	net := New(arch, rand.NewPCG(11, 12))
 	net.Workers = 2
 	rng := rand.New(rand.NewPCG(13, 14))
 	n, h, w := 2, 11, 9
 	net.alloc(n, h, w, h, w)
-	copy(net.post[0], randSlice(rng, n*3*h*w, 1))
+	copy(net.input, randSlice(rng, n*3*h*w, 1))
 	labels := make([]uint8, n*h*w)
 	for i := range labels {
 		labels[i] = uint8(rng.IntN(3))
@@ -417,11 +432,11 @@ func TestNetGradient(t *testing.T) {
 			b.b[c] = 0.3 * rng.Float32()
 		}
 	}
-	logits := net.forward(true)
+	logits := net.forward()
 	dl := make([]float32, len(logits))
 	crossEntropy(logits, labels, wt, n, 3, h*w, dl, 2)
 	net.zeroGrad()
-	dIn := make([]float32, len(net.post[0]))
+	dIn := make([]float32, len(net.input))
 	net.backward(dl, dIn)
 
 	ps := net.params()
@@ -429,7 +444,7 @@ func TestNetGradient(t *testing.T) {
 	for i, p := range ps {
 		vals[i] = to64(p.v)
 	}
-	x64 := to64(net.post[0])
+	x64 := to64(net.input)
 	loss := func(x []float64) float64 {
 		a, c, hh, ww := x, 3, h, w
 		for li, l := range arch.Layers {

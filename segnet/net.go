@@ -127,14 +127,30 @@ type Net struct {
 	Workers int
 
 	// activations of the last forward pass
-	n, h, w      int      // batch and input size
-	oh, ow       int      // output (logits) size
-	sizes        [][2]int // spatial size of the input to layer i, then of the head
-	pre, post    [][]float32
-	low, logits  []float32
-	up           *bilinear
-	ga, gb       []float32 // gradient ping-pong buffers
-	gLow, gInput []float32
+	n, h, w int      // batch and input size
+	oh, ow  int      // output (logits) size
+	sizes   [][2]int // spatial size of the input to layer i, then of the head
+	input   []float32
+	// act[i] is convolution i's output: before BN in training (BN+ReLU
+	// is applied per image where the next layer reads it, while it is in
+	// cache), after BN+ReLU in evaluation.
+	act    [][]float32
+	low    []float32
+	logits []float32
+	up     *bilinear
+	ga, gb []float32 // gradient ping-pong buffers
+	ws     []scratch // per worker
+	wsSize [5]int    // lengths of a worker's col, in, dz, gLow, up (dz and gLow: training)
+}
+
+// scratch is one worker's per-image buffers, sized for the largest layer.
+type scratch struct {
+	col  []float32 // im2col matrix, then column gradient
+	in   []float32 // a layer's input after the previous BN+ReLU
+	dz   []float32 // gradient before BN
+	gLow []float32 // logits gradient at the head's resolution
+	up   []float32 // bilinear scratch
+	pred []float32 // prediction: K planes interpolated horizontally, then one output row of K
 }
 
 // New returns a network with PyTorch's default initialisation
@@ -296,81 +312,187 @@ func (n *Net) workers() int {
 // alloc sizes the activation buffers for a batch of n images of h x w with
 // logits of oh x ow.
 func (n *Net) alloc(bn, h, w, oh, ow int) {
-	if n.n == bn && n.h == h && n.w == w && n.oh == oh && n.ow == ow && n.logits != nil {
+	if n.n == bn && n.h == h && n.w == w && n.oh == oh && n.ow == ow && n.act != nil {
 		return
 	}
 	n.n, n.h, n.w, n.oh, n.ow = bn, h, w, oh, ow
 	L := len(n.convs)
 	n.sizes = make([][2]int, L+1)
-	n.pre = make([][]float32, L)
-	n.post = make([][]float32, L+1)
-	n.post[0] = make([]float32, bn*3*h*w)
+	n.act = make([][]float32, L)
+	n.input = make([]float32, bn*3*h*w)
 	ch, cw := h, w
-	maxAct := bn * 3 * h * w
+	maxAct, maxCol := 0, 0
 	for i, c := range n.convs {
 		n.sizes[i] = [2]int{ch, cw}
 		ch, cw = outSize(ch, c.stride, c.dil), outSize(cw, c.stride, c.dil)
-		sz := bn * c.out * ch * cw
-		n.pre[i] = make([]float32, sz)
-		n.post[i+1] = make([]float32, sz)
+		sz := c.out * ch * cw
+		n.act[i] = make([]float32, bn*sz)
 		maxAct = max(maxAct, sz)
+		maxCol = max(maxCol, c.colLen(ch, cw))
 	}
 	n.sizes[L] = [2]int{ch, cw}
 	k := n.arch.Classes
 	n.low = make([]float32, bn*k*ch*cw)
-	n.logits = make([]float32, bn*k*oh*ow)
+	n.logits = nil // training only (forward); prediction never stores them
 	n.up = newBilinear(ch, cw, oh, ow)
-	n.ga, n.gb = make([]float32, maxAct), make([]float32, maxAct)
-	n.gLow = make([]float32, bn*k*ch*cw)
+	n.ga, n.gb = nil, nil // backward allocates them
+	n.ws = nil
+	n.wsSize = [5]int{maxCol, maxAct, maxAct, k * ch * cw, n.up.tmpLen()}
+	for _, b := range n.bns {
+		b.parts(bn)
+	}
 }
 
-// forward runs the network on the batch already normalised in n.post[0] and
-// returns the logits [n, K, oh, ow] (owned by the Net).
-func (n *Net) forward(train bool) []float32 {
-	wk := n.workers()
-	for i, c := range n.convs {
-		h, w := n.sizes[i][0], n.sizes[i][1]
-		c.forward(n.post[i], n.n, h, w, n.pre[i], wk)
-		hw := n.sizes[i+1][0] * n.sizes[i+1][1]
-		n.bns[i].forward(n.pre[i], n.n, hw, n.post[i+1], train, wk)
+// layerInput returns layer i's input for image j (i = len(n.convs): the
+// head's): the batch input, or the previous layer's output, which in
+// training gets its BN+ReLU here, written to buf.
+func (n *Net) layerInput(i, j int, train bool, buf []float32) []float32 {
+	if i == 0 {
+		sz := 3 * n.h * n.w
+		return n.input[j*sz : (j+1)*sz]
 	}
-	L := len(n.convs)
-	lh, lw := n.sizes[L][0], n.sizes[L][1]
-	n.head.forward(n.post[L], n.n, lh*lw, n.low, wk)
-	k := n.arch.Classes
-	parallelFor(n.n*k, wk, func(_, p int) {
-		n.up.forward(n.low[p*lh*lw:(p+1)*lh*lw], n.logits[p*n.oh*n.ow:(p+1)*n.oh*n.ow])
-	})
+	hw := n.sizes[i][0] * n.sizes[i][1]
+	sz := n.convs[i-1].out * hw
+	a := n.act[i-1][j*sz : (j+1)*sz]
+	if !train {
+		return a
+	}
+	buf = buf[:sz]
+	n.bns[i-1].applyImage(a, buf, hw, true)
+	return buf
+}
+
+// forward runs the network in training mode on the batch already
+// normalised in n.input and returns the logits [n, K, oh, ow] (owned by the
+// Net). PredictBatch has its own evaluation pass (predictImage).
+//
+// Every layer runs image by image on each worker, with its BN statistics
+// taken from the image's convolution output while it is in cache and merged
+// once the batch is done.
+func (n *Net) forward() []float32 {
+	wk := n.workers()
+	n.scratch(wk, true)
+	n.logits = grow(n.logits, n.n*n.arch.Classes*n.oh*n.ow)
+	for i := range n.convs {
+		// Per-image results do not depend on the worker, and the BN
+		// statistics are merged in image order.
+		parallelDynamic(n.n, wk, func(w2, j int) { n.convImage(i, j, true, &n.ws[w2]) })
+		n.bns[i].finishStats(n.n, n.sizes[i+1][0]*n.sizes[i+1][1])
+	}
+	parallelDynamic(n.n, wk, func(w2, j int) { n.headImage(j, &n.ws[w2]) })
 	return n.logits
+}
+
+// scratch makes sure there is scratch space for wk workers, for the
+// backward pass too if train.
+func (n *Net) scratch(wk int, train bool) {
+	z := n.wsSize
+	for len(n.ws) < min(wk, n.n) {
+		n.ws = append(n.ws, scratch{col: make([]float32, z[0]), in: make([]float32, z[1]), up: make([]float32, z[4])})
+	}
+	if train {
+		for i := range n.ws {
+			n.ws[i].dz = grow(n.ws[i].dz, z[2])
+			n.ws[i].gLow = grow(n.ws[i].gLow, z[3])
+		}
+		// The gradient w.r.t. a layer's input is as large as the previous
+		// layer's output; the network input's gradient is the caller's.
+		sz := n.n * z[2]
+		n.ga, n.gb = grow(n.ga, sz), grow(n.gb, sz)
+	}
+}
+
+// convImage runs convolution layer i on image j with its BN step: the
+// statistics in training, BN+ReLU in place in evaluation.
+func (n *Net) convImage(i, j int, train bool, s *scratch) {
+	c, bn := n.convs[i], n.bns[i]
+	h, w := n.sizes[i][0], n.sizes[i][1]
+	hw := n.sizes[i+1][0] * n.sizes[i+1][1]
+	sz := c.out * hw
+	y := n.act[i][j*sz : (j+1)*sz]
+	c.forwardImage(n.layerInput(i, j, train, s.in), h, w, y, s.col)
+	if train {
+		bn.statsImage(y, hw, j)
+	} else {
+		bn.applyImage(y, y, hw, false)
+	}
+}
+
+// headImage runs the classifier and the upsampling on image j (training).
+func (n *Net) headImage(j int, s *scratch) {
+	L := len(n.convs)
+	lhw := n.sizes[L][0] * n.sizes[L][1]
+	k := n.arch.Classes
+	ohw := n.oh * n.ow
+	low := n.low[j*k*lhw : (j+1)*k*lhw]
+	n.head.forwardImage(n.layerInput(L, j, true, s.in), lhw, low)
+	for p := range k {
+		n.up.forward(low[p*lhw:(p+1)*lhw], n.logits[(j*k+p)*ohw:(j*k+p+1)*ohw], s.up)
+	}
 }
 
 // backward propagates dlogits [n, K, oh, ow] through the last training forward,
 // accumulating parameter gradients. If dInput is non-nil it receives the
 // gradient with respect to the normalised input.
+//
+// Like forward it works image by image: each layer's per-image step applies
+// its BN backward to the incoming gradient, runs the convolution's backward
+// and records the previous BN's gradient sums on the fresh input gradient.
+// Weight gradients are accumulated per image and summed in image order, so
+// that whichever worker takes an image, the result is the same.
 func (n *Net) backward(dlogits, dInput []float32) {
 	wk := n.workers()
 	k := n.arch.Classes
 	L := len(n.convs)
-	lh, lw := n.sizes[L][0], n.sizes[L][1]
-	clear(n.gLow)
-	parallelFor(n.n*k, wk, func(_, p int) {
-		n.up.backward(dlogits[p*n.oh*n.ow:(p+1)*n.oh*n.ow], n.gLow[p*lh*lw:(p+1)*lh*lw])
+	lhw := n.sizes[L][0] * n.sizes[L][1]
+	ohw := n.oh * n.ow
+	last := n.convs[L-1]
+	g := n.ga[:len(n.act[L-1])]
+	gsz := last.out * lhw
+	n.head.parts(n.n)
+	parallelDynamic(n.n, wk, func(w2, j int) {
+		s := &n.ws[w2]
+		gl := s.gLow[:k*lhw]
+		clear(gl)
+		for p := range k {
+			n.up.backward(dlogits[(j*k+p)*ohw:(j*k+p+1)*ohw], gl[p*lhw:(p+1)*lhw], s.up)
+		}
+		gj := g[j*gsz : (j+1)*gsz]
+		n.head.backwardImage(n.layerInput(L, j, true, s.in), lhw, gl, gj, j)
+		n.bns[L-1].gradImage(n.act[L-1][j*gsz:(j+1)*gsz], gj, lhw, j)
 	})
-	g := n.ga[:len(n.post[L])]
-	n.head.backward(n.post[L], n.n, lh*lw, n.gLow, g, wk)
+	n.head.reduce(n.n)
+	n.bns[L-1].finishGrad(n.n, lhw)
 	other := n.gb
 	for i := L - 1; i >= 0; i-- {
+		c, bn := n.convs[i], n.bns[i]
+		h, w := n.sizes[i][0], n.sizes[i][1]
 		hw := n.sizes[i+1][0] * n.sizes[i+1][1]
-		n.bns[i].backward(n.pre[i], n.post[i+1], n.n, hw, g, g, wk)
+		sz, isz := c.out*hw, c.in*h*w
 		var dx []float32
 		if i > 0 {
-			dx = other[:len(n.post[i])]
+			dx = other[:n.n*isz]
 		} else if dInput != nil {
 			dx = dInput
 		}
-		c := n.convs[i]
-		c.backward(n.post[i], n.n, n.sizes[i][0], n.sizes[i][1], g, dx, wk)
+		parts := c.parts(n.n)
+		parallelDynamic(n.n, wk, func(w2, j int) {
+			s := &n.ws[w2]
+			x := n.act[i][j*sz : (j+1)*sz]
+			dz := s.dz[:sz]
+			bn.gradApplyImage(x, g[j*sz:(j+1)*sz], dz, hw)
+			var dxj []float32
+			if dx != nil {
+				dxj = dx[j*isz : (j+1)*isz]
+			}
+			c.backwardImage(n.layerInput(i, j, true, s.in), h, w, dz, dxj, s.col, parts[j])
+			if i > 0 {
+				n.bns[i-1].gradImage(n.act[i-1][j*isz:(j+1)*isz], dxj, h*w, j)
+			}
+		})
+		c.reduce(n.n)
 		if i > 0 {
+			n.bns[i-1].finishGrad(n.n, h*w)
 			g, other = dx, g[:cap(g)]
 		}
 	}

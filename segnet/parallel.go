@@ -1,6 +1,9 @@
 package segnet
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // parallelFor runs f(w, i) for i in [0, n) on up to workers goroutines. Work
 // is split into contiguous static blocks so that which worker handles which
@@ -23,6 +26,39 @@ func parallelFor(n, workers int, f func(w, i int)) {
 		go func() {
 			defer wg.Done()
 			for i := lo; i < hi; i++ {
+				f(w, i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// parallelDynamic runs f(w, i) for i in [0, n) on up to workers goroutines,
+// each taking the next unclaimed item: on a shared machine a static split
+// leaves one core idle whenever the other is slowed down. Which worker gets
+// which item varies from run to run, so f's result must not depend on w
+// (w only selects scratch space).
+func parallelDynamic(n, workers int, f func(w, i int)) {
+	if workers > n {
+		workers = n
+	}
+	if workers <= 1 {
+		for i := range n {
+			f(0, i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
 				f(w, i)
 			}
 		}()

@@ -47,6 +47,34 @@ func (n *Net) loadImage(img *image.NRGBA, h, w int, dst []float32) {
 	}
 }
 
+// predictImage runs image j of n.input through the network in evaluation
+// mode and writes its mask and confidence. The logits are resized one
+// output row at a time, straight into the softmax: the full-size logits
+// (K floats per output pixel) are never stored.
+func (n *Net) predictImage(j int, s *scratch, mask *image.Paletted, conf *image.Gray) {
+	for i := range n.convs {
+		n.convImage(i, j, false, s)
+	}
+	L := len(n.convs)
+	lhw := n.sizes[L][0] * n.sizes[L][1]
+	k := n.arch.Classes
+	low := n.low[j*k*lhw : (j+1)*k*lhw]
+	n.head.forwardImage(n.layerInput(L, j, false, s.in), lhw, low)
+	r := n.up
+	plane := r.ih * r.ow
+	s.pred = grow(s.pred, k*(plane+r.ow))
+	hr, row := s.pred[:k*plane], s.pred[k*plane:]
+	for p := range k {
+		r.horizontal(low[p*lhw:(p+1)*lhw], hr[p*plane:(p+1)*plane])
+	}
+	for oy := range r.oh {
+		for p := range k {
+			r.row(hr[p*plane:(p+1)*plane], oy, row[p*r.ow:(p+1)*r.ow])
+		}
+		softmaxRow(row, k, r.ow, 0, r.ow, mask.Pix[oy*mask.Stride:][:r.ow], conf.Pix[oy*conf.Stride:][:r.ow])
+	}
+}
+
 // palette is the colour table of predicted masks: grey levels by concept id,
 // so that masks view sensibly; the pixel values (concept ids) are what count.
 // pipeline/ may replace the palette when it encodes masks.
@@ -109,16 +137,6 @@ func (n *Net) PredictBatch(imgs []*image.NRGBA, h, w int) ([]*image.Paletted, []
 	}
 	bn := len(imgs)
 	n.alloc(bn, h, w, oh, ow)
-	parallelFor(bn, n.workers(), func(_, i int) {
-		img := imgs[i]
-		if h*2 < oh || w*2 < ow {
-			// Bilinear sampling would alias; imaging's linear filter widens
-			// its support when shrinking.
-			img = imaging.Resize(img, w, h, imaging.Linear)
-		}
-		n.loadImage(img, h, w, n.post[0][i*3*h*w:(i+1)*3*h*w])
-	})
-	logits := n.forward(false)
 	k := n.arch.Classes
 	masks := make([]*image.Paletted, bn)
 	confs := make([]*image.Gray, bn)
@@ -127,26 +145,22 @@ func (n *Net) PredictBatch(imgs []*image.NRGBA, h, w int) ([]*image.Paletted, []
 		masks[i] = image.NewPaletted(im.Bounds(), pal)
 		confs[i] = image.NewGray(im.Bounds())
 	}
-	hw := oh * ow
-	parallelFor(bn*oh, n.workers(), func(_, r int) {
-		i, y := r/oh, r%oh
-		z := logits[i*k*hw:]
-		mask, conf := masks[i], confs[i]
-		for x := range ow {
-			p := y*ow + x
-			best, bi := z[p], 0
-			for c := 1; c < k; c++ {
-				if v := z[c*hw+p]; v > best {
-					best, bi = v, c
-				}
-			}
-			var se float64
-			for c := range k {
-				se += math.Exp(float64(z[c*hw+p] - best))
-			}
-			mask.Pix[y*mask.Stride+x] = uint8(bi)
-			conf.Pix[y*conf.Stride+x] = uint8(math.Round(255 / se))
+	for _, b := range n.bns {
+		b.evalCoef()
+	}
+	wk := n.workers()
+	n.scratch(wk, false)
+	// Without batch statistics every image goes through the whole network
+	// on its own: no barrier per layer, and its activations stay in cache.
+	parallelDynamic(bn, wk, func(w2, i int) {
+		img := imgs[i]
+		if h*2 < oh || w*2 < ow {
+			// Bilinear sampling would alias; imaging's linear filter widens
+			// its support when shrinking.
+			img = imaging.Resize(img, w, h, imaging.Linear)
 		}
+		n.loadImage(img, h, w, n.input[i*3*h*w:(i+1)*3*h*w])
+		n.predictImage(i, &n.ws[w2], masks[i], confs[i])
 	})
 	return masks, confs
 }

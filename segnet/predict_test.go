@@ -2,6 +2,7 @@ package segnet
 
 import (
 	"image"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -135,6 +136,56 @@ func TestPredictTinyImages(t *testing.T) {
 				if v >= 4 {
 					t.Fatalf("input %v, image %v: concept %d", in, sz, v)
 				}
+			}
+		}
+	}
+}
+
+func BenchmarkPredictBatch(b *testing.B) {
+	data := synthetic(8, 240, 320, 1)
+	n := New(Arch{Classes: 8, Input: [2]int{240, 320}}, rand.NewPCG(1, 2))
+	n.Workers = 2
+	imgs := make([]*image.NRGBA, len(data))
+	for i, d := range data {
+		imgs[i] = d.Image
+	}
+	for b.Loop() {
+		n.PredictBatch(imgs, 0, 0)
+	}
+	b.ReportMetric(float64(b.N*len(imgs))/b.Elapsed().Seconds(), "img/s")
+}
+
+// TestSoftmaxRow checks the confidence kernel against math.Exp exactly:
+// the openblas build's polynomial exponential must not change a single
+// 8-bit value, including values made to sit on rounding boundaries.
+func TestSoftmaxRow(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	for _, k := range []int{1, 2, 3, 8, 40} {
+		hw := 1000
+		z := randSlice(rng, k*hw, 3)
+		if k == 2 {
+			// p = 1/(1+e^-d) = (j+0.5)/255 exactly at the boundary
+			for p := range hw {
+				q := (float64(128+p%127) + 0.5) / 255
+				z[p], z[hw+p] = float32(math.Log(q/(1-q))), 0
+			}
+		}
+		mask, conf := make([]uint8, 900), make([]uint8, 900)
+		softmaxRow(z, k, hw, 50, 900, mask, conf)
+		for x := range 900 {
+			p := 50 + x
+			best, bi := z[p], 0
+			for c := 1; c < k; c++ {
+				if z[c*hw+p] > best {
+					best, bi = z[c*hw+p], c
+				}
+			}
+			var se float64
+			for c := range k {
+				se += math.Exp(float64(z[c*hw+p] - best))
+			}
+			if int(mask[x]) != bi || conf[x] != uint8(math.Round(255/se)) {
+				t.Fatalf("k=%d pixel %d: (%d, %d), want (%d, %d)", k, p, mask[x], conf[x], bi, uint8(math.Round(255/se)))
 			}
 		}
 	}

@@ -48,7 +48,7 @@ func TestTorchFixture(t *testing.T) {
 				r := newBilinear(c.H, c.W, c.OH, c.OW)
 				y = make([]float32, c.N*c.C*c.OH*c.OW)
 				for p := range c.N * c.C {
-					r.forward(c.X[p*c.H*c.W:(p+1)*c.H*c.W], y[p*c.OH*c.OW:(p+1)*c.OH*c.OW])
+					r.forward(c.X[p*c.H*c.W:(p+1)*c.H*c.W], y[p*c.OH*c.OW:(p+1)*c.OH*c.OW], make([]float32, r.tmpLen()))
 				}
 			default:
 				t.Fatalf("unknown op %q", c.Op)

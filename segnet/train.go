@@ -50,7 +50,8 @@ type TrainSettings struct {
 	// ConfWeight weights each pixel's loss by its confidence/255.
 	ConfWeight bool `json:"conf_weight"`
 	// Workers bounds the goroutines; 0: GOMAXPROCS. Results are bit-for-bit
-	// reproducible for a fixed seed and worker count.
+	// reproducible for a fixed seed, and do not depend on the worker count
+	// (parallel partial results are merged in a fixed order).
 	Workers int `json:"-"`
 }
 
@@ -365,9 +366,9 @@ func (t *Trainer) Epoch(ctx context.Context) (EpochStats, error) {
 			if weights != nil {
 				wj = weights[j*hw : (j+1)*hw]
 			}
-			t.sample(t.data[idx[j]], augs[j], t.net.post[0][j*3*hw:(j+1)*3*hw], t.labels[j*hw:(j+1)*hw], wj)
+			t.sample(t.data[idx[j]], augs[j], t.net.input[j*3*hw:(j+1)*3*hw], t.labels[j*hw:(j+1)*hw], wj)
 		})
-		logits := t.net.forward(true)
+		logits := t.net.forward()
 		t.dlogits = grow(t.dlogits, len(logits))
 		loss, _ := crossEntropy(logits, t.labels, weights, bn, k, hw, t.dlogits, s.Workers)
 		t.net.zeroGrad()
@@ -411,8 +412,8 @@ func (t *Trainer) Checkpoint() Checkpoint {
 }
 
 // ResumeTrainer rebuilds a trainer from a Checkpoint and the same samples in
-// the same order. workers as in TrainSettings.Workers; the same count as
-// before gives bit-for-bit the result of an uninterrupted run.
+// the same order. workers as in TrainSettings.Workers; any count gives
+// bit-for-bit the result of an uninterrupted run.
 func ResumeTrainer(c Checkpoint, data []Sample, workers int) (*Trainer, error) {
 	var a Arch
 	if err := a.UnmarshalText([]byte(c.Meta["segnet.arch"])); err != nil {

@@ -240,3 +240,31 @@ func TestEpochCancelled(t *testing.T) {
 		t.Fatal("epoch after the last accepted")
 	}
 }
+
+// TestWorkerCount: the worker count must not change training at all.
+func TestWorkerCount(t *testing.T) {
+	data := synthetic(5, 20, 28, 2)
+	arch := Arch{Classes: 3, Layers: []LayerSpec{{6, 2, 1}, {8, 1, 2}}}
+	var first Checkpoint
+	for _, workers := range []int{1, 2, 3} {
+		tr, err := NewTrainer(arch, data, TrainSettings{Epochs: 2, Batch: 4, Height: 16, Width: 24, ConfWeight: true, Workers: workers}, 9)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for !tr.Done() {
+			if _, err := tr.Epoch(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ck := tr.Checkpoint()
+		if workers == 1 {
+			first = ck
+			continue
+		}
+		for i := range ck.Tensors {
+			if !slices.Equal(ck.Tensors[i].Data, first.Tensors[i].Data) {
+				t.Fatalf("workers=%d: tensor %s differs from workers=1", workers, ck.Tensors[i].Name)
+			}
+		}
+	}
+}
