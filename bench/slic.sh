@@ -8,7 +8,11 @@
 # images only; default all 200), KEEP=1 keeps the temporary folder,
 # COMPACTNESS (default 5 = superpixel.DefaultCompactness, passed to the CLI
 # explicitly so the table measures the library default whatever default
-# the CLI's own config applies).
+# the CLI's own config applies), BASELINE (a segdiscover binary built from
+# another commit, e.g. `git archive HEAD | tar -x -C /tmp/head && (cd
+# /tmp/head && go build -o /tmp/sd_head ./cmd/segdiscover)`: it is timed
+# and scored in the same runs, alternating with ours, so before/after
+# ratios come from the same conditions).
 #
 # Timing. "s/img" for segdiscover is the wall time of the whole command
 # (process start, walking the folder, JPEG decode, SLIC, 16-bit PNG encode,
@@ -49,6 +53,10 @@ done
 go build -o "$TMP/segdiscover" ./cmd/segdiscover
 go build -o "$TMP/slic_eval" ./bench/slic_eval
 
+# The superpixels stage ends with syncfs(2) on the output's file system;
+# without this, the first timed run would also flush the copies and builds
+# above.
+sync
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 GOMAXPROCS=1
 now() { date +%s.%N; }
 
@@ -60,6 +68,14 @@ for run in $(seq "$RUNS"); do
 		"$TMP/segdiscover" superpixels "$TMP/in" -o "$out" --segments "$n" --compactness "$COMPACTNESS" --workers 1 --quiet
 		t1=$(now)
 		echo "$t0 $t1" | awk -v n="$NIMG" '{printf "%.6f\n", ($2-$1)/n}' >>"$TMP/go_n$n.times"
+		if [ -n "${BASELINE:-}" ]; then
+			out="$TMP/base_n$n"
+			rm -rf "$out"
+			t0=$(now)
+			"$BASELINE" superpixels "$TMP/in" -o "$out" --segments "$n" --compactness "$COMPACTNESS" --workers 1 --quiet
+			t1=$(now)
+			echo "$t0 $t1" | awk -v n="$NIMG" '{printf "%.6f\n", ($2-$1)/n}' >>"$TMP/base_n$n.times"
+		fi
 	done
 	"$PY" "$PEERS/slic_bench.py" --images "$TMP/in" --gt "$TMP/gt" --runs 1 \
 		--methods sk_slic_n200 cv_slic_n200 sk_slic_n1000 cv_slic_n1000 \
@@ -72,11 +88,14 @@ done
 
 for n in 200 1000; do
 	"$PY" "$PEERS/spmetrics.py" "$TMP/go_n$n/superpixels" --gt "$TMP/gt" --json "$TMP/go_n$n.json" >/dev/null
+	if [ -n "${BASELINE:-}" ]; then
+		"$PY" "$PEERS/spmetrics.py" "$TMP/base_n$n/superpixels" --gt "$TMP/gt" --json "$TMP/base_n$n.json" >/dev/null
+	fi
 done
 
-"$PY" - "$TMP" "$RUNS" "$NIMG" <<'PY'
+"$PY" - "$TMP" "$RUNS" "$NIMG" "${BASELINE:-}" <<'PY'
 import json, statistics as st, sys
-tmp, runs, nimg = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+tmp, runs, nimg, base = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 peers = [json.load(open(f"{tmp}/peers_{r}.json"))["results"] for r in range(1, runs + 1)]
 rows = []
 for n in (200, 1000):
@@ -87,6 +106,10 @@ for n in (200, 1000):
     q = json.load(open(f"{tmp}/go_n{n}.json"))["summary"]
     rows.append((f"segdiscover n{n} (whole job)", st.median(go_t), q["br"], q["ue"], q["asa"], q["n_segments"], go_t))
     rows.append((f"  slic_eval n{n} decode+SLIC+encode / SLIC only", None, None, None, None, None, (job, seg)))
+    if base:
+        b_t = [float(x) for x in open(f"{tmp}/base_n{n}.times")]
+        q = json.load(open(f"{tmp}/base_n{n}.json"))["summary"]
+        rows.append((f"baseline n{n} (whole job)", st.median(b_t), q["br"], q["ue"], q["asa"], q["n_segments"], b_t))
     for m in (f"sk_slic_n{n}", f"cv_slic_n{n}"):
         r = [p[m] for p in peers]
         rows.append((m, st.median(x["time_s_median"] for x in r), r[0]["br"], r[0]["ue"], r[0]["asa"], r[0]["n_segments"], [x["time_s_median"] for x in r]))
@@ -104,4 +127,12 @@ for n in (200, 1000):
     for m in (f"sk_slic_n{n}", f"cv_slic_n{n}"):
         ratios = [p[m]["time_s_median"] / g for p, g in zip(peers, go_t)]
         print(f"{m} / segdiscover n{n}: {st.median(ratios):.2f}x (per run: {', '.join(f'{x:.2f}' for x in ratios)})")
+        if base:
+            b_t = [float(x) for x in open(f"{tmp}/base_n{n}.times")]
+            ratios = [p[m]["time_s_median"] / b for p, b in zip(peers, b_t)]
+            print(f"{m} / baseline n{n}: {st.median(ratios):.2f}x (per run: {', '.join(f'{x:.2f}' for x in ratios)})")
+    if base:
+        b_t = [float(x) for x in open(f"{tmp}/base_n{n}.times")]
+        ratios = [b / g for b, g in zip(b_t, go_t)]
+        print(f"baseline / segdiscover n{n}: {st.median(ratios):.2f}x (per run: {', '.join(f'{x:.2f}' for x in ratios)})")
 PY

@@ -57,7 +57,7 @@ const cacheVersion = 1
 // the stages after it. Bump one when a change to the stage's code changes
 // its output for the same parameters.
 const (
-	superpixelsVersion  = "superpixels/1"
+	superpixelsVersion  = "superpixels/2"
 	encoderVersion      = "encoder/1"
 	featuresVersion     = "features/1"
 	clusterVersion      = "cluster/1"

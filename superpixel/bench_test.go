@@ -71,3 +71,10 @@ func BenchmarkIterate(b *testing.B) {
 		s.iterate()
 	}
 }
+
+func BenchmarkBlur(b *testing.B) {
+	lab := ToLab(bsdsImage(b))
+	for b.Loop() {
+		gaussianBlur(&lab, DefaultSigma)
+	}
+}

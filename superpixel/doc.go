@@ -42,11 +42,15 @@
 // 2.55), so the same m weighs colour less here than there: m = 10 here
 // trails OpenCV's boundary recall at 1000 segments, m = 5 passes it.
 // All buffers are allocated before the first iteration, and SLIC is
-// single-threaded: callers segment several images concurrently.
+// single-threaded: callers segment several images concurrently. On amd64
+// with AVX2 the assignment, the centre update and the blur run eight pixels
+// at a time in assembly (assign_amd64.s) with results bit-identical to the
+// Go loops used elsewhere (build tag purego forces those); the assignment
+// dominates, about 0.25 ms per iteration on a 481×321 image.
 //
 // ToLab and SRGBToLab convert 8-bit sRGB (IEC 61966-2-1) to CIELAB under
 // illuminant D65 with the 2° observer; ToLab is table-driven for speed
-// (BenchmarkToLab: about 2.4 ms for a 481×321 image on a busy 2-core
+// (BenchmarkToLab: about 1 ms for a 481×321 image on a busy 2-core
 // machine) and is meant to be shared by the other stages.
 //
 // # Metrics

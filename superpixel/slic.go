@@ -114,7 +114,7 @@ type solver struct {
 	cl, ca, cb, cx, cy []float32
 	wc                 []float32
 	// per-cluster sums of the update step
-	sum   [][6]float64 // L, a, b, x, y, count
+	sum   []clusterSum
 	maxDc []float32
 
 	// dist holds the best distance of each pixel as the complemented bits
@@ -124,6 +124,7 @@ type solver struct {
 	// "no candidate yet" zero, so resetting is a memclr.
 	dist  []uint32
 	dxw   []float32 // per-window column term (x-cx)² ws
+	dyw   []float32 // per-window row term (y-cy)² ws
 	label []int32
 }
 
@@ -141,10 +142,11 @@ func newSolver(lab *LabImage, p Params) *solver {
 		slico:  p.SLICO,
 		cl:     make([]float32, k), ca: make([]float32, k), cb: make([]float32, k),
 		cx: make([]float32, k), cy: make([]float32, k), wc: make([]float32, k),
-		sum:   make([][6]float64, k),
+		sum:   make([]clusterSum, k),
 		maxDc: make([]float32, k),
 		dist:  make([]uint32, w*h),
 		dxw:   make([]float32, w),
+		dyw:   make([]float32, h),
 		label: make([]int32, w*h),
 	}
 	s.minSize = p.MinSize
@@ -176,11 +178,14 @@ func newSolver(lab *LabImage, p Params) *solver {
 	}
 	// Every pixel starts in its grid cell, so a pixel that no window reaches
 	// in some iteration still has a valid label.
+	row := s.label[:w]
+	for x := range row {
+		row[x] = int32(min(nx-1, int(float64(x)/sx)))
+	}
 	for y := range h {
-		j := min(ny-1, int(float64(y)/sy))
-		for x := range w {
-			i := min(nx-1, int(float64(x)/sx))
-			s.label[y*w+x] = int32(j*nx + i)
+		off := int32(min(ny-1, int(float64(y)/sy)) * nx)
+		for x, i := range row {
+			s.label[y*w+x] = off + i
 		}
 	}
 	return s
@@ -215,41 +220,59 @@ func (s *solver) gradient(x, y int) float32 {
 // iterate runs one assignment and one update step.
 func (s *solver) iterate() {
 	clear(s.dist)
-	w, r := s.w, s.radius
+	w, h, r := s.w, s.h, s.radius
 	L, A, B := s.lab.L, s.lab.A, s.lab.B
 	ws := s.ws
 	for k := range s.cl {
-		cl, ca, cb, cx, cy, wc := s.cl[k], s.ca[k], s.cb[k], s.cx[k], s.cy[k], s.wc[k]
+		cx, cy := s.cx[k], s.cy[k]
 		x0, x1 := max(0, int(cx-r)), min(w, int(cx+r)+1)
-		y0, y1 := max(0, int(cy-r)), min(s.h, int(cy+r)+1)
-		if x0 >= x1 {
+		y0, y1 := max(0, int(cy-r)), min(h, int(cy+r)+1)
+		if x0 >= x1 || y0 >= y1 {
 			continue
 		}
-		id := int32(k)
-		n := x1 - x0
-		dxw := s.dxw[:n]
+		n, rows := x1-x0, y1-y0
+		dxw, dyw := s.dxw[:n], s.dyw[:rows]
 		for j := range dxw {
 			dx := float32(x0+j) - cx
 			dxw[j] = dx * dx * ws
 		}
-		for y := y0; y < y1; y++ {
-			dy := float32(y) - cy
-			dy2 := dy * dy * ws
-			o := y*w + x0
-			Lr, Ar, Br := L[o:o+n], A[o:o+n], B[o:o+n]
-			dr, lr := s.dist[o:o+n], s.label[o:o+n]
-			for j, dx2 := range dxw {
-				dl, da, db := Lr[j]-cl, Ar[j]-ca, Br[j]-cb
-				d := ^math.Float32bits((dl*dl+da*da+db*db)*wc + (dx2 + dy2))
-				best, lab := dr[j], lr[j]
-				if d > best {
-					best, lab = d, id
-				}
-				dr[j], lr[j] = best, lab
-			}
+		for j := range dyw {
+			dy := float32(y0+j) - cy
+			dyw[j] = dy * dy * ws
+		}
+		o := y0*w + x0
+		if useAVX2 {
+			assignWindowAVX2(&L[o], &A[o], &B[o], &s.dist[o], &s.label[o], &dxw[0], &dyw[0],
+				n, rows, w, s.cl[k], s.ca[k], s.cb[k], s.wc[k], int32(k))
+		} else {
+			s.assignWindowGo(o, dxw, dyw, k)
 		}
 	}
 	s.update()
+}
+
+// assignWindowGo gives each pixel of the window of cluster k (its top-left
+// pixel o, columns weighted by dxw, rows by dyw) to k where k is strictly
+// closer than the pixel's best cluster so far; ties keep the earlier one.
+func (s *solver) assignWindowGo(o int, dxw, dyw []float32, k int) {
+	w, n := s.w, len(dxw)
+	L, A, B := s.lab.L, s.lab.A, s.lab.B
+	cl, ca, cb, wc := s.cl[k], s.ca[k], s.cb[k], s.wc[k]
+	id := int32(k)
+	for _, dy2 := range dyw {
+		Lr, Ar, Br := L[o:o+n], A[o:o+n], B[o:o+n]
+		dr, lr := s.dist[o:o+n], s.label[o:o+n]
+		for j, dx2 := range dxw {
+			dl, da, db := Lr[j]-cl, Ar[j]-ca, Br[j]-cb
+			d := ^math.Float32bits((dl*dl+da*da+db*db)*wc + (dx2 + dy2))
+			best, lab := dr[j], lr[j]
+			if d > best {
+				best, lab = d, id
+			}
+			dr[j], lr[j] = best, lab
+		}
+		o += w
+	}
 }
 
 // update moves each centre to the mean of its pixels and, for SLICO,
@@ -260,27 +283,10 @@ func (s *solver) update() {
 	L, A, B := s.lab.L, s.lab.A, s.lab.B
 	for y := range s.h {
 		o := y * w
-		lr := s.label[o : o+w]
-		Lr, Ar, Br := L[o:o+w], A[o:o+w], B[o:o+w]
-		// Superpixels are tens of pixels wide: summing runs of equal labels
-		// in registers saves most of the scattered writes to s.sum.
-		for x := 0; x < len(lr); {
-			k := lr[x]
-			x0 := x
-			var sl, sa, sb float64
-			for ; x < len(lr) && lr[x] == k; x++ {
-				sl += float64(Lr[x])
-				sa += float64(Ar[x])
-				sb += float64(Br[x])
-			}
-			n := float64(x - x0)
-			c := &s.sum[k]
-			c[0] += sl
-			c[1] += sa
-			c[2] += sb
-			c[3] += n * float64(x0+x-1) / 2
-			c[4] += n * float64(y)
-			c[5] += n
+		if useAVX2 {
+			updateRowAVX2(&s.label[o], &L[o], &A[o], &B[o], w, &s.sum[0], int64(y))
+		} else {
+			updateRowGo(s.label[o:o+w], L[o:o+w], A[o:o+w], B[o:o+w], s.sum, int64(y))
 		}
 	}
 	if s.slico {
@@ -292,16 +298,62 @@ func (s *solver) update() {
 	}
 	for k := range s.sum {
 		c := &s.sum[k]
-		if c[5] == 0 {
+		if c.n == 0 {
 			continue // an empty cluster keeps its centre and may win pixels back
 		}
-		inv := 1 / c[5]
-		s.cl[k], s.ca[k], s.cb[k] = float32(c[0]*inv), float32(c[1]*inv), float32(c[2]*inv)
-		s.cx[k], s.cy[k] = float32(c[3]*inv), float32(c[4]*inv)
+		inv := 1 / float64(c.n)
+		s.cl[k], s.ca[k], s.cb[k] = float32(c.lab[0]*inv), float32(c.lab[1]*inv), float32(c.lab[2]*inv)
+		s.cx[k], s.cy[k] = float32(float64(c.x)*inv), float32(float64(c.y)*inv)
 		if s.slico && s.maxDc[k] > 0 {
 			s.wc[k] = 1 / s.maxDc[k]
 		}
 	}
+}
+
+// clusterSum accumulates one cluster's pixels in the update step. Its
+// layout is fixed: updateRowAVX2 adds to lab with one vector instruction
+// and to x, y and n at offsets 32, 40 and 48.
+type clusterSum struct {
+	lab     [4]float64 // L*, a*, b* sums; lab[3] stays zero
+	x, y, n int64      // coordinate sums and pixel count, exact
+	_       int64
+}
+
+// updateRowGo adds the pixels of row y (labels lr, colours Lr, Ar, Br) to
+// the per-cluster sums. Superpixels are tens of pixels wide: summing runs
+// of equal labels in registers saves most of the scattered writes to sum.
+// A run's colours are summed in float32 in the order of the vector kernel
+// (pixel i of the run into lane i mod 8, then the lanes pairwise), which
+// keeps the per-run cost of the kernel small, and each run's sum is added
+// to the cluster's in float64.
+func updateRowGo(lr []int32, Lr, Ar, Br []float32, sum []clusterSum, y int64) {
+	for x := 0; x < len(lr); {
+		k := lr[x]
+		x0 := x
+		for x++; x < len(lr) && lr[x] == k; x++ {
+		}
+		c := &sum[k]
+		c.lab[0] += float64(sum8(Lr[x0:x]))
+		c.lab[1] += float64(sum8(Ar[x0:x]))
+		c.lab[2] += float64(sum8(Br[x0:x]))
+		n := int64(x - x0)
+		c.x += n * int64(x0+x-1) / 2
+		c.y += n * y
+		c.n += n
+	}
+}
+
+func sum8(v []float32) float32 {
+	var a [8]float32
+	for ; len(v) >= 8; v = v[8:] {
+		for j, x := range v[:8] {
+			a[j] += x
+		}
+	}
+	for j, x := range v {
+		a[j] += x
+	}
+	return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
 }
 
 // connected splits the cluster map into 4-connected components, merges
@@ -317,66 +369,41 @@ func (s *solver) update() {
 // a group of fragments can still reach minSize together; every merge joins
 // two touching sets, so every segment stays connected. The result depends
 // only on the cluster map.
+//
+// Components are found on runs of equal labels along rows rather than
+// pixel by pixel: a run is joined to the runs of the row above that overlap
+// it and carry the same label. Union by smaller index keeps each
+// component's first run (in raster order) as its root, which numbers the
+// components in raster order of their first pixel as a flood fill would,
+// with about a twentieth of the work.
 func (s *solver) connected() *Labels {
 	const bigPenalty = 1e9 // larger than any squared CIELAB distance
 	w, h := s.w, s.h
 	n := w * h
-	comp := make([]int32, n) // component of each pixel
-	for i := range comp {
-		comp[i] = -1
-	}
-	order := make([]int32, 0, n) // pixels grouped by component
-	start := make([]int32, 0, 2*len(s.cl)+1)
-	for p := range n {
-		if comp[p] >= 0 {
-			continue
-		}
-		c := int32(len(start))
-		start = append(start, int32(len(order)))
-		old := s.label[p]
-		comp[p] = c
-		order = append(order, int32(p))
-		for q := len(order) - 1; q < len(order); q++ {
-			i := int(order[q])
-			x := i % w
-			if x > 0 && comp[i-1] < 0 && s.label[i-1] == old {
-				comp[i-1] = c
-				order = append(order, int32(i-1))
-			}
-			if x < w-1 && comp[i+1] < 0 && s.label[i+1] == old {
-				comp[i+1] = c
-				order = append(order, int32(i+1))
-			}
-			if i >= w && comp[i-w] < 0 && s.label[i-w] == old {
-				comp[i-w] = c
-				order = append(order, int32(i-w))
-			}
-			if i+w < n && comp[i+w] < 0 && s.label[i+w] == old {
-				comp[i+w] = c
-				order = append(order, int32(i+w))
-			}
-		}
-	}
-	nc := len(start)
-	start = append(start, int32(n))
-
-	// Union-find over components, with each group's size and colour sum.
-	parent := make([]int32, nc)
-	size := make([]int32, nc)
-	col := make([][3]float64, nc)
-	var small []int32
+	label := s.label
 	L, A, B := s.lab.L, s.lab.A, s.lab.B
-	for c := range nc {
-		parent[c] = int32(c)
-		size[c] = start[c+1] - start[c]
-		for _, p := range order[start[c]:start[c+1]] {
-			col[c][0] += float64(L[p])
-			col[c][1] += float64(A[p])
-			col[c][2] += float64(B[p])
+
+	// Runs tile the image in raster order: run r covers pixels
+	// runAt[r]..runAt[r+1]-1, and row y holds runs rowRun[y]..rowRun[y+1]-1.
+	runAt := make([]int32, 0, n/16+h+1)
+	rowRun := make([]int32, h+1)
+	for y := range h {
+		rowRun[y] = int32(len(runAt))
+		row := label[y*w : (y+1)*w]
+		for x := 0; x < len(row); {
+			runAt = append(runAt, int32(y*w+x))
+			k := row[x]
+			for x++; x < len(row) && row[x] == k; x++ {
+			}
 		}
-		if int(size[c]) < s.minSize {
-			small = append(small, int32(c))
-		}
+	}
+	nr := len(runAt)
+	rowRun[h] = int32(nr)
+	runAt = append(runAt, int32(n))
+
+	parent := make([]int32, nr)
+	for r := range parent {
+		parent[r] = int32(r)
 	}
 	find := func(c int32) int32 {
 		for parent[c] != c {
@@ -385,7 +412,86 @@ func (s *solver) connected() *Labels {
 		}
 		return c
 	}
-	slices.SortStableFunc(small, func(a, b int32) int { return cmp.Compare(size[a], size[b]) })
+	for y := 1; y < h; y++ {
+		// Walk the runs of rows y-1 and y together; each step pairs two
+		// runs that overlap in x.
+		a, aEnd, b, bEnd := rowRun[y-1], rowRun[y], rowRun[y], rowRun[y+1]
+		for a < aEnd && b < bEnd {
+			if label[runAt[a]] == label[runAt[b]] {
+				if ra, rb := find(a), find(b); ra < rb {
+					parent[rb] = ra
+				} else if rb < ra {
+					parent[ra] = rb
+				}
+			}
+			switch ea, eb := runAt[a+1]+int32(w), runAt[b+1]; {
+			case ea < eb:
+				a++
+			case eb < ea:
+				b++
+			default:
+				a, b = a+1, b+1
+			}
+		}
+	}
+
+	// Components, their sizes and colour sums; out holds each pixel's
+	// component until the final numbering.
+	runComp := make([]int32, nr)
+	out := make([]int32, n)
+	var size []int32
+	var col [][3]float64
+	for r := range int32(nr) {
+		c := int32(len(size))
+		if p := find(r); p < r {
+			c = runComp[p]
+		} else {
+			size = append(size, 0)
+			col = append(col, [3]float64{})
+		}
+		runComp[r] = c
+		i0, i1 := runAt[r], runAt[r+1]
+		size[c] += i1 - i0
+		var sl, sa, sb float64
+		for i := i0; i < i1; i++ {
+			out[i] = c
+			sl += float64(L[i])
+			sa += float64(A[i])
+			sb += float64(B[i])
+		}
+		col[c][0] += sl
+		col[c][1] += sa
+		col[c][2] += sb
+	}
+	nc := len(size)
+
+	// The runs of each small component, as linked lists in raster order.
+	var small []int32
+	for c := range int32(nc) {
+		if int(size[c]) < s.minSize {
+			small = append(small, c)
+		}
+	}
+	head := make([]int32, nc)
+	nextRun := make([]int32, nr)
+	if len(small) > 0 {
+		for c := range head {
+			head[c] = -1
+		}
+		for r := nr - 1; r >= 0; r-- {
+			if c := runComp[r]; int(size[c]) < s.minSize {
+				nextRun[r], head[c] = head[c], int32(r)
+			}
+		}
+	}
+
+	// Union-find over components, with each group's size and colour sum.
+	// parent is reused: the run forest is no longer needed.
+	parent = parent[:nc]
+	for c := range parent {
+		parent[c] = int32(c)
+	}
+	slices.SortFunc(small, func(a, b int32) int { return cmp.Or(cmp.Compare(size[a], size[b]), cmp.Compare(a, b)) })
 	for _, c := range small {
 		r := find(c)
 		if int(size[r]) >= s.minSize {
@@ -394,34 +500,45 @@ func (s *solver) connected() *Labels {
 		mr := col[r]
 		inv := 1 / float64(size[r])
 		best, bestD := int32(-1), math.Inf(1)
-		for _, p := range order[start[c]:start[c+1]] {
-			i := int(p)
-			x := i % w
-			for _, nb := range [4]struct {
-				ok bool
-				j  int
-			}{{x > 0, i - 1}, {x < w-1, i + 1}, {i >= w, i - w}, {i+w < n, i + w}} {
-				if !nb.ok {
-					continue
+		consider := func(j int32) {
+			if out[j] == c {
+				return // most neighbours: the fragment itself
+			}
+			t := find(out[j])
+			if t == r || t == best {
+				return
+			}
+			it := 1 / float64(size[t])
+			dl := mr[0]*inv - col[t][0]*it
+			da := mr[1]*inv - col[t][1]*it
+			db := mr[2]*inv - col[t][2]*it
+			d := dl*dl + da*da + db*db
+			if int(size[t]) < s.minSize {
+				// Prefer segments that are already large enough: two
+				// slivers should not join into a segment of their own.
+				d += bigPenalty
+			}
+			// Ties go to the lower id, so the choice does not depend on
+			// the scan order.
+			if d < bestD || (d == bestD && t < best) {
+				best, bestD = t, d
+			}
+		}
+		for q := head[c]; q >= 0; q = nextRun[q] {
+			i0, i1 := runAt[q], runAt[q+1]
+			y := int(i0) / w
+			if int(i0) > y*w {
+				consider(i0 - 1)
+			}
+			if int(i1) < (y+1)*w {
+				consider(i1)
+			}
+			for i := i0; i < i1; i++ {
+				if y > 0 {
+					consider(i - int32(w))
 				}
-				t := find(comp[nb.j])
-				if t == r || t == best {
-					continue
-				}
-				it := 1 / float64(size[t])
-				dl := mr[0]*inv - col[t][0]*it
-				da := mr[1]*inv - col[t][1]*it
-				db := mr[2]*inv - col[t][2]*it
-				d := dl*dl + da*da + db*db
-				if int(size[t]) < s.minSize {
-					// Prefer segments that are already large enough: two
-					// slivers should not join into a segment of their own.
-					d += bigPenalty
-				}
-				// Ties go to the lower id, so the choice does not depend on
-				// the scan order.
-				if d < bestD || (d == bestD && t < best) {
-					best, bestD = t, d
+				if y < h-1 {
+					consider(i + int32(w))
 				}
 			}
 		}
@@ -435,19 +552,24 @@ func (s *solver) connected() *Labels {
 		}
 	}
 
-	ids := make([]int32, nc)
-	for i := range ids {
-		ids[i] = -1
+	// Components are numbered in raster order of their first pixel, so the
+	// first component of each group met in index order is its first in
+	// raster order too.
+	id := make([]int32, nc)
+	for c := range id {
+		id[c] = -1
 	}
-	out := make([]int32, n)
 	next := int32(0)
-	for p, c := range comp {
+	for c := range int32(nc) {
 		r := find(c)
-		if ids[r] < 0 {
-			ids[r] = next
+		if id[r] < 0 {
+			id[r] = next
 			next++
 		}
-		out[p] = ids[r]
+		id[c] = id[r]
+	}
+	for i, c := range out {
+		out[i] = id[c]
 	}
 	return &Labels{Width: w, Height: h, N: int(next), Pix: out}
 }

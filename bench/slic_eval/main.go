@@ -1,10 +1,10 @@
 // Command slic_eval runs superpixel.SLIC over BSDS500-style images and
 // scores the result against the human segmentations with
 // superpixel.Evaluate (the same figures as peers/spmetrics.py). It times
-// the whole job per image (read + decode, segment, encode 16-bit PNG) and
-// the segmentation alone (with the standard library's JPEG and PNG codecs,
-// as pipeline/ uses; this tool does not import pipeline/ so that it keeps
-// building while that package is edited), single-threaded unless -workers says otherwise.
+// the whole job per image (read + decode, segment, encode the 16-bit PNG)
+// with the functions the superpixels stage uses (pipeline.DecodeImage,
+// pipeline.EncodeLabels), and the segmentation alone, single-threaded
+// unless -workers says otherwise. -cpuprofile profiles that per-image path.
 // It is the tuning tool behind bench/slic.sh:
 //
 //	go run ./bench/slic_eval -data ../shared/data/bsds500_test -segments 200 -compactness 10
@@ -16,18 +16,18 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"image/draw"
-	"image/jpeg"
 	"image/png"
 	"io"
 	"log"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/segdiscover/segdiscover/pipeline"
 	"github.com/segdiscover/segdiscover/superpixel"
 )
 
@@ -44,7 +44,18 @@ func main() {
 	workers := flag.Int("workers", 1, "images in parallel (timings are only meaningful with 1)")
 	out := flag.String("out", "", "write 16-bit label PNGs here as <id>.png")
 	name := flag.String("name", "go_slic", "method name printed in the result line")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run (scoring included) to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	paths, err := filepath.Glob(filepath.Join(*data, "images", "*.jpg"))
 	if err != nil || len(paths) == 0 {
@@ -122,7 +133,7 @@ func one(path, data, out string, p superpixel.Params) (r struct {
 	l := superpixel.SLIC(img, p)
 	r.slic = time.Since(t1)
 	var buf bytes.Buffer
-	if err := encode(&buf, l); err != nil {
+	if err := pipeline.EncodeLabels(&buf, l); err != nil {
 		r.err = err
 		return r
 	}
@@ -159,28 +170,7 @@ func one(path, data, out string, p superpixel.Params) (r struct {
 }
 
 func load(path string) (*image.NRGBA, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	src, err := jpeg.Decode(f)
-	if err != nil {
-		return nil, err
-	}
-	b := src.Bounds()
-	img := image.NewNRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
-	draw.Draw(img, img.Rect, src, b.Min, draw.Src)
-	return img, nil
-}
-
-// encode writes l as a 16-bit grayscale PNG, the superpixels/<rel>.png format.
-func encode(w io.Writer, l *superpixel.Labels) error {
-	g := image.NewGray16(image.Rect(0, 0, l.Width, l.Height))
-	for i, v := range l.Pix {
-		g.Pix[2*i], g.Pix[2*i+1] = uint8(v>>8), uint8(v)
-	}
-	return png.Encode(w, g)
+	return pipeline.LoadImage(path, 0)
 }
 
 func decodeLabels(r io.Reader) (*superpixel.Labels, error) {
