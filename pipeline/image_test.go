@@ -313,3 +313,39 @@ func FuzzDecodeImage(f *testing.F) {
 		}
 	})
 }
+
+// TestToOpaqueNRGBAFastPaths checks the conversion of the opaque models,
+// which goes through draw's RGBA fast paths, against the colour model's
+// own per-pixel conversion.
+func TestToOpaqueNRGBAFastPaths(t *testing.T) {
+	r := image.Rect(3, 5, 3+37, 5+23) // odd sizes, non-zero origin
+	ycc := image.NewYCbCr(r, image.YCbCrSubsampleRatio420)
+	for i := range ycc.Y {
+		ycc.Y[i] = uint8(i * 7)
+	}
+	for i := range ycc.Cb {
+		ycc.Cb[i], ycc.Cr[i] = uint8(i*13), uint8(255-i*5)
+	}
+	gray := image.NewGray(r)
+	cmyk := image.NewCMYK(r)
+	for i := range gray.Pix {
+		gray.Pix[i] = uint8(i * 3)
+	}
+	for i := range cmyk.Pix {
+		cmyk.Pix[i] = uint8(i * 11)
+	}
+	for _, src := range []image.Image{ycc, gray, cmyk} {
+		got := toOpaqueNRGBA(src)
+		if got.Rect != image.Rect(0, 0, r.Dx(), r.Dy()) {
+			t.Fatalf("%T: bounds %v", src, got.Rect)
+		}
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			for x := r.Min.X; x < r.Max.X; x++ {
+				want := color.NRGBAModel.Convert(src.At(x, y)).(color.NRGBA)
+				if g := got.NRGBAAt(x-r.Min.X, y-r.Min.Y); g != want {
+					t.Fatalf("%T at (%d,%d): %v, want %v", src, x, y, g, want)
+				}
+			}
+		}
+	}
+}
