@@ -53,7 +53,12 @@
 // skip even the float32 GEMM for the components a row provably cannot use
 // (as Elkan's bounds do for k-means, ICML 2003), falling back to the GEMM
 // for a block when the bounds exclude too little. Results are bit-identical
-// with and without the bounds (tested).
+// with and without the bounds (tested): the bounds only decide which
+// entries are computed, never how. For diagonal and spherical mixtures each
+// block of rows then goes through load, bound test (vectorised), exact
+// terms, log-sum-exp and moments while it is in cache, carrying only the
+// entries its bounds leave (about 3 of 27 on the benchmark data) instead of
+// K per row.
 //
 // Responsibilities below e⁻⁵⁰ (2e−22) of a row's largest are zero (they
 // change no log-likelihood digit and a component's statistics by less than
@@ -87,6 +92,13 @@
 // (Schwarz 1978) over a range and returns the curve. A component that
 // explains less than one row or whose covariance is not positive definite is
 // re-seeded on the worst-explained row (FitInfo.Reseeded counts them).
+//
+// # Cancellation
+//
+// FitContext and SelectKContext check their context before every k-means++
+// centre, Lloyd and EM iteration, restart and BIC candidate, so an
+// interrupted program waits at most about one pass over the rows; a
+// cancelled fit reports ctx.Err(), a numerical failure ok = false.
 //
 // # Balanced assignment
 //

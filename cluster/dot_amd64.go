@@ -14,6 +14,9 @@ func dot2x4AVX2(z0, z1, w0, w1, w2, w3 *float64, m int, out *[8]float64)
 func momentsAVX2(x, ctr, s1, s2 *float64, r float64, d int)
 
 //go:noescape
+func boundMaskAVX2(ub *float32, cum *float64, n int, zn, thr float64) uint64
+
+//go:noescape
 func loadSquareAVX2(x, off, xc, z *float64, d int) (chk float64)
 
 // useAVX2 is set when the CPU has AVX2 and FMA and the OS saves the YMM

@@ -97,3 +97,28 @@ func TestRowKernels(t *testing.T) {
 		}
 	}
 }
+
+// TestBoundMask: the vector bound test gives the Go loop's mask, also for
+// NaN, ±Inf and huge stored bounds, and for every length up to 64.
+func TestBoundMask(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	special := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), math.MaxFloat32, -math.MaxFloat32, 0}
+	for n := 0; n <= 64; n++ {
+		for range 200 {
+			ub := make([]float32, n)
+			cum := make([]float64, n)
+			zn := math.Exp(3 * rng.NormFloat64())
+			thr := 10 * rng.NormFloat64()
+			for j := range n {
+				ub[j] = float32(thr + 5*rng.NormFloat64())
+				if rng.IntN(10) == 0 {
+					ub[j] = special[rng.IntN(len(special))]
+				}
+				cum[j] = rng.Float64() * math.Exp(2*rng.NormFloat64())
+			}
+			if got, want := boundMask(ub, cum, zn, thr), boundMaskRef(ub, cum, zn, thr); got != want {
+				t.Fatalf("n=%d: mask %#x, want %#x", n, got, want)
+			}
+		}
+	}
+}

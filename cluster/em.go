@@ -21,7 +21,19 @@ import (
 // fewer rows than K, or a covariance stayed singular after re-seeding (only
 // possible with RegCovar < 0). Fit panics on programmer errors: nil x or src,
 // invalid settings, or an Init model whose dimension differs from x's.
+// FitContext is Fit that can be stopped.
 func Fit(x *mat.Dense, s Settings, src rand.Source) (*GMM, FitInfo, bool) {
+	g, info, ok, _ := FitContext(context.Background(), x, s, src)
+	return g, info, ok
+}
+
+// FitContext is Fit that gives up when ctx is done: a long fit (a million
+// rows, several restarts) otherwise holds an interrupted program until it
+// ends. ctx is checked before every Lloyd and EM iteration and restart, so
+// it returns within about one pass over the rows, with a nil model, ok false
+// and err = ctx.Err(). err is nil otherwise; a numerical failure is ok
+// false, as for Fit.
+func FitContext(ctx context.Context, x *mat.Dense, s Settings, src rand.Source) (*GMM, FitInfo, bool, error) {
 	if x == nil || src == nil {
 		panic("cluster: Fit with nil x or src")
 	}
@@ -31,8 +43,11 @@ func Fit(x *mat.Dense, s Settings, src rand.Source) (*GMM, FitInfo, bool) {
 		panic("cluster: Init model dimension differs from the data's")
 	}
 	info := FitInfo{Rows: n}
+	if err := ctx.Err(); err != nil {
+		return nil, info, false, err
+	}
 	if n < s.K || !finite(x) {
-		return nil, info, false
+		return nil, info, false, nil
 	}
 	rng := rand.New(src)
 	fx := sampleRows(x, s.MaxSamples, rng)
@@ -41,22 +56,29 @@ func Fit(x *mat.Dense, s Settings, src rand.Source) (*GMM, FitInfo, bool) {
 	if info.Sampled && s.Logger != nil {
 		s.Logger.Info("gmm: fitting on a uniform sample", "rows", n, "sample", fx.Rows)
 	}
-	return fitRaw(fx, s, rng, info)
+	return fitRaw(ctx, fx, s, rng, info)
 }
 
-func fitRaw(fx blas64.General, s Settings, rng *rand.Rand, info FitInfo) (*GMM, FitInfo, bool) {
+func fitRaw(ctx context.Context, fx blas64.General, s Settings, rng *rand.Rand, info FitInfo) (*GMM, FitInfo, bool, error) {
 	var best *GMM
 	bestInfo := info
 	for r := range s.NInit {
 		init := s.Init
 		if init == nil {
 			var ok bool
-			init, ok = kmeansInit(fx, s, rng)
+			var err error
+			init, ok, err = kmeansInit(ctx, fx, s, rng)
+			if err != nil {
+				return nil, info, false, err
+			}
 			if !ok {
 				continue
 			}
 		}
-		g, ri, ok := em(fx, init, s, rng)
+		g, ri, ok, err := em(ctx, fx, init, s, rng)
+		if err != nil {
+			return nil, info, false, err
+		}
 		if !ok {
 			continue
 		}
@@ -71,7 +93,7 @@ func fitRaw(fx blas64.General, s Settings, rng *rand.Rand, info FitInfo) (*GMM, 
 			bestInfo.Curve, bestInfo.Reseeded, bestInfo.Restart = ri.Curve, ri.Reseeded, r
 		}
 	}
-	return best, bestInfo, best != nil
+	return best, bestInfo, best != nil, nil
 }
 
 // finite reports whether x holds no NaN or ±Inf (v·0 is 0 exactly for finite
@@ -139,8 +161,9 @@ func (t CovarianceType) s2() s2Mode {
 // em runs EM from g. Each iteration is one pass over the rows: the E-step
 // with the current parameters, fused with the accumulation of the
 // statistics of the M-step, as scikit-learn's loop (lower bound = mean
-// log-likelihood of the parameters before the M-step).
-func em(x blas64.General, g *GMM, s Settings, rng *rand.Rand) (*GMM, runInfo, bool) {
+// log-likelihood of the parameters before the M-step). err is ctx.Err()
+// when ctx is done before an iteration.
+func em(ctx context.Context, x blas64.General, g *GMM, s Settings, rng *rand.Rand) (*GMM, runInfo, bool, error) {
 	var ri runInfo
 	lb := math.Inf(-1)
 	budget := 3 * g.k
@@ -150,6 +173,9 @@ func em(x blas64.General, g *GMM, s Settings, rng *rand.Rand) (*GMM, runInfo, bo
 		cum: make([]float64, g.k)}
 	var prevKr *kernel
 	for it := 1; it <= s.MaxIter; it++ {
+		if err := ctx.Err(); err != nil {
+			return nil, ri, false, err
+		}
 		prev := lb
 		kr := g.kernelAt(offset)
 		if prevKr != nil && prevKr.k == kr.k {
@@ -172,11 +198,11 @@ func em(x blas64.General, g *GMM, s Settings, rng *rand.Rand) (*GMM, runInfo, bo
 		prevKr = kr
 		lb = st.ll / float64(x.Rows)
 		if math.IsNaN(lb) || math.IsInf(lb, 0) {
-			return nil, ri, false
+			return nil, ri, false, nil
 		}
 		ng, reseeded, ok := mstep(x, g.typ, kr, st, s.RegCovar, rng, &budget)
 		if !ok {
-			return nil, ri, false
+			return nil, ri, false, nil
 		}
 		g = ng
 		ri.Iterations = it
@@ -186,7 +212,7 @@ func em(x blas64.General, g *GMM, s Settings, rng *rand.Rand) (*GMM, runInfo, bo
 		if reseeded > 0 && s.Logger != nil {
 			s.Logger.Info("gmm: re-seeded degenerate components", "iteration", it, "components", reseeded)
 		}
-		if s.Logger != nil && s.Logger.Enabled(context.Background(), slog.LevelDebug) {
+		if s.Logger != nil && s.Logger.Enabled(ctx, slog.LevelDebug) {
 			s.Logger.Debug("gmm: EM iteration", "iteration", it, "lower_bound", lb, "change", lb-prev)
 		}
 		if s.Tol >= 0 && reseeded == 0 && math.Abs(lb-prev) < s.Tol {
@@ -194,7 +220,7 @@ func em(x blas64.General, g *GMM, s Settings, rng *rand.Rand) (*GMM, runInfo, bo
 			break
 		}
 	}
-	return g, ri, true
+	return g, ri, true, nil
 }
 
 // mstep builds the model for statistics st accumulated around kr's centres

@@ -1,11 +1,14 @@
 package cluster
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -534,14 +537,16 @@ func TestBoundsExact(t *testing.T) {
 	for _, tc := range []struct {
 		typ    CovarianceType
 		always bool // force the bounds path whatever its cost
-	}{{Full, false}, {Full, true}, {Diag, false}, {Diag, true}} {
+		k      int
+	}{{Full, false, 10}, {Full, true, 10}, {Diag, false, 10}, {Diag, true, 10}, {Spherical, true, 10},
+		{Diag, true, 70}} { // K > 64: bound masks of several words
 		typ := tc.typ
 		boundMaxExact = func(k, m int) int { return k * m / (5*m/2 + 150) }
 		if tc.always {
 			boundMaxExact = func(k, m int) int { return k }
 		}
-		t.Run(fmt.Sprintf("%v/always=%v", typ, tc.always), func(t *testing.T) {
-			init, _, ok := Fit(x, Settings{K: 10, Covariance: typ, MaxIter: 1}, rand.NewPCG(8, 8))
+		t.Run(fmt.Sprintf("%v/always=%v/K=%d", typ, tc.always, tc.k), func(t *testing.T) {
+			init, _, ok := Fit(x, Settings{K: tc.k, Covariance: typ, MaxIter: 1}, rand.NewPCG(8, 8))
 			if !ok {
 				t.Fatal("init fit failed")
 			}
@@ -571,19 +576,27 @@ func TestBoundsExact(t *testing.T) {
 	}
 }
 
-func TestRoundUp32(t *testing.T) {
-	for _, v := range []float64{0, 1e-50, -1e-50, 1, -1, 1.0000001, -1.0000001, math.Pi, -math.Pi, 1e38, 3.5e38, -3.5e38,
-		math.Inf(1), math.Inf(-1), float64(math.MaxFloat32)} {
-		got := roundUp32(v)
-		if float64(got) < v {
-			t.Errorf("roundUp32(%v) = %v, below", v, got)
+func TestUpper32(t *testing.T) {
+	vs := []float64{0, 1e-50, -1e-50, 1e-45, -1e-45, 1e-39, -1e-39, 1, -1, 1.0000001, -1.0000001, math.Pi, -math.Pi, 1e38, 3.5e38, -3.5e38,
+		-math.MaxFloat32, math.Inf(1), float64(math.MaxFloat32), -1e300}
+	rng := rand.New(rand.NewPCG(6, 6))
+	for range 100000 {
+		vs = append(vs, rng.NormFloat64()*math.Exp(20*rng.NormFloat64()))
+	}
+	for _, v := range vs {
+		got := upper32(v)
+		if math.IsNaN(float64(got)) || float64(got) < v {
+			t.Fatalf("upper32(%v) = %v, below", v, got)
 		}
-		if want := math.Nextafter32(float32(v), float32(math.Inf(1))); float64(float32(v)) < v && got != want {
-			t.Errorf("roundUp32(%v) = %v, want %v", v, got, want)
+		if f := float32(v); !math.IsInf(float64(f), 0) {
+			up := math.Nextafter32(math.Nextafter32(f, float32(math.Inf(1))), float32(math.Inf(1)))
+			if got > up && math.Abs(v) > 1e-30 {
+				t.Fatalf("upper32(%v) = %v, more than two steps above %v", v, got, f)
+			}
 		}
-		if float64(float32(v)) >= v && got != float32(v) {
-			t.Errorf("roundUp32(%v) = %v, want %v", v, got, float32(v))
-		}
+	}
+	if got := upper32(math.Inf(-1)); !math.IsNaN(float64(got)) {
+		t.Errorf("upper32(-Inf) = %v, want NaN", got)
 	}
 }
 
@@ -646,5 +659,76 @@ func TestSingleComponent(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFitContextCancel: a fit (and a BIC sweep) that would run for minutes
+// stops soon after its context is cancelled, with context.Canceled and no
+// model; a context already done stops it before any work.
+func TestFitContextCancel(t *testing.T) {
+	x, _ := blobs(20000, 16, 32, 15)
+	long := Settings{K: 27, Tol: -1, MaxIter: 1 << 20, NInit: 1 << 10, Workers: 2}
+	cases := []struct {
+		name string
+		fit  func(ctx context.Context) (bool, error)
+	}{
+		{"Fit", func(ctx context.Context) (bool, error) {
+			g, _, ok, err := FitContext(ctx, x, long, rand.NewPCG(1, 1))
+			return ok || g != nil, err
+		}},
+		{"Fit/diag", func(ctx context.Context) (bool, error) {
+			s := long
+			s.Covariance = Diag
+			g, _, ok, err := FitContext(ctx, x, s, rand.NewPCG(1, 1))
+			return ok || g != nil, err
+		}},
+		{"SelectK", func(ctx context.Context) (bool, error) {
+			g, curve, _, ok, err := SelectKContext(ctx, x, 2, 40, long, rand.NewPCG(1, 1))
+			return ok || g != nil || curve != nil, err
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			t0 := time.Now()
+			if got, err := tc.fit(ctx); got || !errors.Is(err, context.Canceled) {
+				t.Fatalf("already cancelled: result %v, err %v", got, err)
+			}
+			if el := time.Since(t0); el > 100*time.Millisecond {
+				t.Errorf("already cancelled: returned after %v", el)
+			}
+
+			ctx, cancel = context.WithCancel(context.Background())
+			var cancelled time.Time
+			timer := time.AfterFunc(200*time.Millisecond, func() {
+				cancelled = time.Now()
+				cancel()
+			})
+			defer timer.Stop()
+			got, err := tc.fit(ctx)
+			if got || !errors.Is(err, context.Canceled) {
+				t.Fatalf("result %v, err %v, want context.Canceled", got, err)
+			}
+			// One pass over 20000 rows takes milliseconds; allow for a
+			// loaded machine.
+			el := time.Since(cancelled)
+			t.Logf("returned %v after the cancellation", el)
+			if el > time.Second {
+				t.Errorf("returned %v after the cancellation", el)
+			}
+		})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, _, _, err := FitContext(ctx, x, long, rand.NewPCG(1, 1)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("timeout: err %v, want context.DeadlineExceeded", err)
+	}
+	// An uncancelled context changes nothing.
+	s := Settings{K: 4, Workers: 2}
+	g1, i1, ok1 := Fit(x, s, rand.NewPCG(2, 2))
+	g2, i2, ok2, err := FitContext(context.Background(), x, s, rand.NewPCG(2, 2))
+	if err != nil || ok1 != ok2 || i1.LowerBound != i2.LowerBound || !slices.Equal(g1.Weights(), g2.Weights()) {
+		t.Errorf("FitContext without cancellation differs from Fit: %v %v %v", err, i1.LowerBound, i2.LowerBound)
 	}
 }

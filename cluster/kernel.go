@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"math"
+	"math/bits"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
@@ -470,21 +471,15 @@ func quadRow(xa float64, xs, dst []float64, dst32 []float32) {
 	}
 }
 
-// roundUp32 returns the smallest float32 not below v (v's upper bound in
-// float32, for stored bounds).
-func roundUp32(v float64) float32 {
-	f := float32(v)
-	if !(float64(f) < v) { // also NaN
-		return f
-	}
-	switch {
-	case f > 0:
-		return math.Float32frombits(math.Float32bits(f) + 1)
-	case f < 0:
-		return math.Float32frombits(math.Float32bits(f) - 1)
-	default:
-		return math.SmallestNonzeroFloat32
-	}
+// upper32 returns a float32 not below v and close to it (at most two
+// float32 steps above for |v| > 1e−30): v's upper bound in float32, for
+// stored bounds. Conversion rounds to nearest, within |y|·2⁻²⁴ (2⁻¹⁵⁰ when
+// subnormal) of y, so lifting v by |v|·2⁻²³ + 2⁻¹⁴⁰ first, and keeping it
+// above −MaxFloat32, leaves the result above v without a data-dependent
+// branch (a mispredicted one cost as much as the rest of a stored bound).
+// −Inf and NaN give NaN, which no bound test excludes.
+func upper32(v float64) float32 {
+	return float32(max(v+math.Abs(v)*0x1p-23+0x1p-140, -math.MaxFloat32))
 }
 
 // toFloat32 converts z (nb×m) to float32 into z32.
@@ -534,7 +529,100 @@ func (bd *bounds) bound(v float32, zn float64, c int) float64 {
 func (bd *bounds) store(u, zn float64, c int) float32 {
 	t := zn * bd.cum[c]
 	v := u - t
-	return roundUp32(v + 1e-9*(math.Abs(u)+t))
+	return upper32(v + 1e-9*(math.Abs(u)+t))
+}
+
+// boundList is boundRows for chunkFused: it lists each row's entries that
+// the bounds cannot exclude, the previous best included, in component order
+// (row i's from rs[i] to rs[i+1] of the result, built in ents), with their
+// exact values in l (nb×K; the others are left as they are), and updates the
+// bounds. It reports false when too many entries would need a dot product.
+// todo is scratch; ents and todo have capacity nb·K.
+func (kr *kernel) boundList(bd *bounds, r0 int, z, znorm []float64, nb int, l []float64, todo, ents, rs []int32) ([]int32, bool) {
+	k := kr.k
+	todo = todo[:0]
+	for i := range nb {
+		todo = append(todo, int32(i*k+int(bd.best[r0+i])))
+	}
+	kr.dotPairs(z, todo, l)
+	todo = todo[:0]
+	cum := bd.cum[:k]
+	for i := range nb {
+		n := r0 + i
+		b := int(bd.best[n])
+		rs[i] = int32(len(todo))
+		todo = boundSurvivors(bd.ub[n*k:(n+1)*k], cum, znorm[i], l[i*k+b]-pruneLog, b, int32(i*k), todo)
+	}
+	rs[nb] = int32(len(todo))
+	if len(todo) > nb*boundMaxExact(k, kr.m) {
+		return nil, false
+	}
+	kr.dotPairs(z, todo, l)
+	ents = ents[:0]
+	for i := range nb {
+		n := r0 + i
+		b := int32(bd.best[n])
+		bd.ub[n*k+int(b)] = bd.store(l[i*k+int(b)], znorm[i], int(b))
+		be := int32(i*k) + b
+		seg := todo[rs[i]:rs[i+1]]
+		rs[i] = int32(len(ents))
+		j := 0
+		for ; j < len(seg) && seg[j] < be; j++ {
+			ents = append(ents, seg[j])
+		}
+		ents = append(ents, be)
+		ents = append(ents, seg[j:]...)
+		for _, e := range seg {
+			bd.ub[r0*k+int(e)] = bd.store(l[e], znorm[i], int(e)-i*k)
+		}
+	}
+	rs[nb] = int32(len(ents))
+	return ents, true
+}
+
+// boundSurvivors appends base+c for every component c ≠ b whose bound
+// (bd.bound of ub[c] with cum[c]) is not below thr.
+func boundSurvivors(ub []float32, cum []float64, zn, thr float64, b int, base int32, out []int32) []int32 {
+	k := len(cum)
+	for c0 := 0; c0 < k; c0 += 64 {
+		n := min(64, k-c0)
+		mask := boundMask(ub[c0:c0+n], cum[c0:c0+n], zn, thr)
+		if b >= c0 && b < c0+n {
+			mask &^= 1 << (b - c0)
+		}
+		for mask != 0 {
+			out = append(out, base+int32(c0+bits.TrailingZeros64(mask)))
+			mask &= mask - 1
+		}
+	}
+	return out
+}
+
+// boundMask returns the mask of the components c < len(cum) ≤ 64 whose
+// bound is not below thr (NaN included): bd.bound's arithmetic, four
+// components per vector instruction on amd64. Either way the mask only
+// decides which entries are computed, never their values.
+func boundMask(ub []float32, cum []float64, zn, thr float64) uint64 {
+	n := len(cum)
+	ub = ub[:n]
+	if useAVX2 && n >= 4 {
+		j := n &^ 3
+		return boundMaskAVX2(&ub[0], &cum[0], j, zn, thr) | boundMaskRef(ub[j:], cum[j:], zn, thr)<<j
+	}
+	return boundMaskRef(ub, cum, zn, thr)
+}
+
+func boundMaskRef(ub []float32, cum []float64, zn, thr float64) uint64 {
+	var mask uint64
+	for j, c := range cum {
+		vf := float64(ub[j])
+		t := zn * c
+		u := vf + t
+		if !(u+1e-9*(math.Abs(vf)+t)+1e-9 < thr) {
+			mask |= 1 << j
+		}
+	}
+	return mask
 }
 
 // boundRows tries the bounds for a block: it fills l (nb×K) exactly as
@@ -557,19 +645,11 @@ func (kr *kernel) boundRows(bd *bounds, r0 int, z, znorm []float64, nb int, l []
 		b := int(bd.best[n])
 		out := l[i*k : (i+1)*k]
 		lb := out[b]
-		thr := lb - pruneLog
-		zn := znorm[i]
-		for c, v := range bd.ub[n*k : (n+1)*k][:len(cum)] {
+		for c := range out {
 			out[c] = math.Inf(-1)
-			// bound(v, zn, c) < thr, inlined.
-			vf := float64(v)
-			t := zn * cum[c]
-			u := vf + t
-			if !(u+1e-9*(math.Abs(vf)+t)+1e-9 < thr) && c != b {
-				entries = append(entries, int32(i*k+c))
-			}
 		}
 		out[b] = lb
+		entries = boundSurvivors(bd.ub[n*k:(n+1)*k], cum, znorm[i], lb-pruneLog, b, int32(i*k), entries)
 	}
 	if len(entries) > nb*boundMaxExact(k, kr.m) {
 		return false

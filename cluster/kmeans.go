@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 
@@ -11,13 +12,20 @@ import (
 // init_params="kmeans": hard k-means labels turned into weights, means and
 // covariances by one M-step. The centres come from greedy k-means++ seeding
 // (on at most seedSampleRows rows) followed by s.KMeansIter Lloyd iterations
-// over all fit rows.
-func kmeansInit(x blas64.General, s Settings, rng *rand.Rand) (*GMM, bool) {
+// over all fit rows. err is ctx.Err() when ctx is done before a Lloyd
+// iteration.
+func kmeansInit(ctx context.Context, x blas64.General, s Settings, rng *rand.Rand) (*GMM, bool, error) {
 	k, d := s.K, x.Cols
 	offset := columnMean(x)
-	centers := kmeansPP(x, k, rng)
+	centers, err := kmeansPP(ctx, x, k, rng)
+	if err != nil {
+		return nil, false, err
+	}
 	tol := 1e-4 * meanVariance(x, offset)
 	for range s.KMeansIter {
+		if err := ctx.Err(); err != nil {
+			return nil, false, err
+		}
 		kr := lloydKernel(k, d, offset, centers)
 		st := (&pass{x: x, kr: kr, hard: true, stats: true, workers: s.Workers}).run()
 		var shift float64
@@ -39,7 +47,7 @@ func kmeansInit(x blas64.General, s Settings, rng *rand.Rand) (*GMM, bool) {
 	st := (&pass{x: x, kr: kr, hard: true, mode: s.Covariance.s2(), stats: true, workers: s.Workers}).run()
 	budget := 3 * k
 	g, _, ok := mstep(x, s.Covariance, kr, st, s.RegCovar, rng, &budget)
-	return g, ok
+	return g, ok, nil
 }
 
 func columnMean(x blas64.General) []float64 {
@@ -70,8 +78,9 @@ func meanVariance(x blas64.General, mean []float64) float64 {
 // kmeansPP picks k centres by greedy k-means++ (Arthur and Vassilvitskii
 // 2007, with scikit-learn's 2+⌊ln k⌋ candidates per step, keeping the one that
 // lowers the potential most) on a uniform sample of at most seedSampleRows
-// rows. It returns them as a k×D row-major slice.
-func kmeansPP(x blas64.General, k int, rng *rand.Rand) []float64 {
+// rows. It returns them as a k×D row-major slice, or ctx.Err() when ctx is
+// done before a centre is chosen.
+func kmeansPP(ctx context.Context, x blas64.General, k int, rng *rand.Rand) ([]float64, error) {
 	d := x.Cols
 	ns := min(x.Rows, seedSampleRows)
 	var rows []int
@@ -110,6 +119,9 @@ func kmeansPP(x blas64.General, k int, rng *rand.Rand) []float64 {
 		cand[t] = make([]float64, ns)
 	}
 	for c := 1; c < k; c++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		bestT, bestPot, bestIdx := -1, math.Inf(1), 0
 		for t := range trials {
 			idx := rng.IntN(ns)
@@ -139,5 +151,5 @@ func kmeansPP(x blas64.General, k int, rng *rand.Rand) []float64 {
 		copy(closest, cand[bestT])
 		pot = bestPot
 	}
-	return centers
+	return centers, nil
 }

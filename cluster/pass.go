@@ -102,6 +102,10 @@ type workspace struct {
 	chk                []float64
 	z32, l32           []float32
 	entries            []int32
+	// Fused exact path (see chunkFused): each row's entries in component
+	// order and where they start.
+	rowEnts  []int32
+	rowStart []int32
 }
 
 // gatherRows is the height of the weighted-deviation blocks handed to Dsyrk.
@@ -133,6 +137,10 @@ func (p *pass) run() *stats {
 		if kr.w32 != nil || p.bd != nil {
 			ws.znorm = make([]float64, kr.nb)
 			ws.entries = make([]int32, 0, kr.nb*k)
+		}
+		if p.fused() {
+			ws.rowEnts = make([]int32, 0, kr.nb*k)
+			ws.rowStart = make([]int32, kr.nb+1)
 		}
 		if p.stats && p.mode == s2Full {
 			ws.g = make([]float64, gatherRows*d)
@@ -219,6 +227,10 @@ func (p *pass) run() *stats {
 }
 
 func (p *pass) chunk(ws *workspace, r0, r1 int, acc *stats) {
+	if p.fused() {
+		p.chunkFused(ws, r0, r1, acc)
+		return
+	}
 	kr := p.kr
 	k, d := kr.k, kr.d
 	rows := r1 - r0
@@ -413,5 +425,141 @@ func (p *pass) moments(ws *workspace, rows int, acc *stats) {
 			impl.Dsyrk(blas.Upper, blas.NoTrans, d, gn, 1, ws.g, gatherRows, 1, acc.s2[c*d*d:(c+1)*d*d], d)
 		}
 		acc.nk[c] += nk
+	}
+}
+
+// fused reports whether the pass takes chunkFused: an EM pass (bounds,
+// diagonal statistics, no per-row outputs) of an exact kernel.
+func (p *pass) fused() bool {
+	return p.bd != nil && p.kr.w32 == nil && !p.hard && p.stats && p.mode == s2Diag &&
+		p.logLik == nil && p.labels == nil && p.post == nil && p.proba == nil
+}
+
+// chunkFused is chunk for EM passes of diagonal and spherical mixtures: each
+// block of rows goes through load, bounds, exact terms, log-sum-exp and
+// moments while it is in cache (the rows of X are read once), and rows whose
+// bounds exclude most components carry only the entries that remain,
+// instead of K of them, through every step. Rows, and each row's components,
+// are visited in the same order as in chunk with the same operations, so
+// the results are the same bits.
+func (p *pass) chunkFused(ws *workspace, r0, r1 int, acc *stats) {
+	kr, bd := p.kr, p.bd
+	k, d := kr.k, kr.d
+	for b0 := r0; b0 < r1; b0 += kr.nb {
+		nb := min(kr.nb, r1-b0)
+		xc, l, chk := ws.xc[:nb*d], ws.l[:nb*k], ws.chk[:nb]
+		if kr.fm == fmSquare {
+			kr.loadSquare(p.x, b0, nb, xc, ws.z, chk)
+		} else {
+			kr.load(p.x, b0, nb, xc, chk)
+			kr.features(xc, nb, ws.z, nil, nil)
+		}
+		zn := bd.zn[b0 : b0+nb]
+		rs := ws.rowStart[:nb+1]
+		var ents []int32
+		ok := false
+		if bd.ready && kr.dw != nil {
+			ents, ok = kr.boundList(bd, b0, ws.z, zn, nb, l, ws.entries, ws.rowEnts, rs)
+		}
+		if !ok {
+			if !bd.ready {
+				kr.znorms(xc, nb, zn)
+			}
+			kr.scores(ws.z, nb, l)
+			ub := bd.ub[b0*k : (b0+nb)*k]
+			ents = ws.rowEnts[:0]
+			for i := range nb {
+				rs[i] = int32(len(ents))
+				row := l[i*k : (i+1)*k]
+				mx := row[0]
+				for c, v := range row {
+					ub[i*k+c] = bd.store(v, zn[i], c)
+					if v > mx { // chunk's maximum (NaN entries after l[0] skipped)
+						mx = v
+					}
+				}
+				if math.IsNaN(mx) || math.IsInf(mx, 0) {
+					// finishRows finds the row bad as chunk does.
+					for c := range k {
+						ents = append(ents, int32(i*k+c))
+					}
+					continue
+				}
+				// Only the entries the pruning keeps (the maximum among
+				// them, so finishRows's argmax is chunk's).
+				for c, v := range row {
+					if v-mx > -pruneLog {
+						ents = append(ents, int32(i*k+c))
+					}
+				}
+			}
+			rs[nb] = int32(len(ents))
+		}
+		p.finishRows(ws, b0, nb, ents, rs, acc)
+	}
+}
+
+// finishRows is chunk's per-row log-sum-exp and moments for the entries
+// ents[rs[i]:rs[i+1]] of each row i of a block (all others are −Inf, i.e.
+// excluded), in the order and with the operations of chunk and moments.
+func (p *pass) finishRows(ws *workspace, r0, nb int, ents, rs []int32, acc *stats) {
+	kr := p.kr
+	k, d := kr.k, kr.d
+	l := ws.l
+	for i := range nb {
+		n := r0 + i
+		row := ents[rs[i]:rs[i+1]]
+		base := int32(i * k)
+		// As chunk's argmax, which starts from l[0] (−Inf unless listed).
+		best, mx := 0, math.Inf(-1)
+		if len(row) > 0 && row[0] == base {
+			mx = l[base]
+		}
+		for _, e := range row {
+			if v := l[e]; v > mx {
+				best, mx = int(e-base), v
+			}
+		}
+		p.bd.best[n] = int32(best)
+		if ws.chk[i] != 0 || math.IsNaN(mx) || math.IsInf(mx, 0) {
+			acc.bad++
+			acc.ll += math.NaN()
+			continue
+		}
+		var s float64
+		for _, e := range row {
+			// exp(0) = 1 exactly: the row's maximum needs no call.
+			switch dv := l[e] - mx; {
+			case dv == 0:
+				l[e] = 1
+				s++
+			case dv > -pruneLog:
+				ev := math.Exp(dv)
+				l[e] = ev
+				s += ev
+			default:
+				l[e] = 0
+			}
+		}
+		inv := 1 / s
+		var ls float64 // log 1 = 0 exactly
+		if s != 1 {
+			ls = math.Log(s)
+		}
+		lse := mx + ls
+		acc.ll += lse
+		if lse < acc.minLL {
+			acc.minLL, acc.minRow = lse, n
+		}
+		x := ws.xc[i*d : (i+1)*d]
+		for _, e := range row {
+			r := l[e] * inv
+			if r == 0 {
+				continue
+			}
+			c := int(e - base)
+			acc.nk[c] += r
+			momentsRow(x, kr.centers[c*d:(c+1)*d], acc.s1[c*d:(c+1)*d], acc.s2[c*d:(c+1)*d], r, d)
+		}
 	}
 }

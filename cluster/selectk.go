@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -25,8 +26,18 @@ type KScore struct {
 // ignored) on the same rows (one sample of at most s.MaxSamples rows, shared
 // by all K) and returns the model with the lowest BIC, with the whole curve
 // and the FitInfo of the chosen fit. ok is false when no K could be fitted.
-// It panics if kmin < 1 or kmax < kmin.
+// It panics if kmin < 1 or kmax < kmin. SelectKContext is SelectK that can
+// be stopped.
 func SelectK(x *mat.Dense, kmin, kmax int, s Settings, src rand.Source) (best *GMM, curve []KScore, info FitInfo, ok bool) {
+	best, curve, info, ok, _ = SelectKContext(context.Background(), x, kmin, kmax, s, src)
+	return best, curve, info, ok
+}
+
+// SelectKContext is SelectK that gives up when ctx is done (a sweep is many
+// whole fits): ctx is checked between candidates and inside each fit as by
+// FitContext. It then returns err = ctx.Err() and no model or curve; err is
+// nil otherwise.
+func SelectKContext(ctx context.Context, x *mat.Dense, kmin, kmax int, s Settings, src rand.Source) (best *GMM, curve []KScore, info FitInfo, ok bool, err error) {
 	if kmin < 1 || kmax < kmin {
 		panic(fmt.Sprintf("cluster: SelectK range [%d, %d]", kmin, kmax))
 	}
@@ -38,8 +49,11 @@ func SelectK(x *mat.Dense, kmin, kmax int, s Settings, src rand.Source) (best *G
 	s = s.resolved()
 	n, _ := x.Dims()
 	info = FitInfo{Rows: n}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, info, false, err
+	}
 	if !finite(x) {
-		return nil, nil, info, false
+		return nil, nil, info, false, nil
 	}
 	rng := rand.New(src)
 	fx := sampleRows(x, s.MaxSamples, rng)
@@ -49,11 +63,17 @@ func SelectK(x *mat.Dense, kmin, kmax int, s Settings, src rand.Source) (best *G
 	fm.SetRawMatrix(fx)
 	bestBIC := math.Inf(1)
 	for k := kmin; k <= kmax; k++ {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, FitInfo{Rows: n}, false, err
+		}
 		ks := KScore{K: k}
 		if k <= fx.Rows {
 			sk := s
 			sk.K = k
-			g, fi, fitOK := fitRaw(fx, sk, rng, info)
+			g, fi, fitOK, err := fitRaw(ctx, fx, sk, rng, info)
+			if err != nil {
+				return nil, nil, FitInfo{Rows: n}, false, err
+			}
 			if fitOK {
 				score := g.Score(&fm, s.Workers)
 				m := float64(fx.Rows)
@@ -76,5 +96,5 @@ func SelectK(x *mat.Dense, kmin, kmax int, s Settings, src rand.Source) (best *G
 		}
 		curve = append(curve, ks)
 	}
-	return best, curve, info, best != nil
+	return best, curve, info, best != nil, nil
 }

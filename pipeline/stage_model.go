@@ -110,10 +110,13 @@ func (r *runner) clusterStage(ctx context.Context, st *StageStats) error {
 	var info cluster.FitInfo
 	var curve []cluster.KScore
 	if r.cfg.Concepts == "auto" {
-		g, curve, info, ok = cluster.SelectK(z, kmin, kmax, s, src)
+		g, curve, info, ok, err = cluster.SelectKContext(ctx, z, kmin, kmax, s, src)
 	} else {
 		s.K = kmin
-		g, info, ok = cluster.Fit(z, s, src)
+		g, info, ok, err = cluster.FitContext(ctx, z, s, src)
+	}
+	if err != nil {
+		return err
 	}
 	if !ok {
 		return fmt.Errorf("cluster: the Gaussian mixture fit failed numerically (K=%s over %d superpixels)", r.cfg.Concepts, z.RawMatrix().Rows)
