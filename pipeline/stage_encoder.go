@@ -112,7 +112,7 @@ func (r *runner) encoderStage(ctx context.Context, st *StageStats) error {
 			if err != nil {
 				return err
 			}
-			l, err := r.readLabels(it.file.Rel)
+			l, err := r.readLabelsOf(it.file.Rel, img)
 			if err != nil {
 				return err
 			}
@@ -219,12 +219,9 @@ func (r *runner) learnedFeatures(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			l, err := r.readLabels(it.file.Rel)
+			l, err := r.readLabelsOf(it.file.Rel, img)
 			if err != nil {
 				return err
-			}
-			if l.Width != img.Rect.Dx() || l.Height != img.Rect.Dy() {
-				return fmt.Errorf("%s is %dx%d, the image %dx%d", superpixelPath(it.file.Rel), l.Width, l.Height, img.Rect.Dx(), img.Rect.Dy())
 			}
 			var blocks []*mat.Dense
 			if spec.hand {

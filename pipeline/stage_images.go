@@ -163,13 +163,9 @@ func (r *runner) imageStages(it *item, spp superpixelParams, ftp featureParams, 
 		ft.cached.Add(1)
 	} else {
 		if labels == nil {
-			labels, err = r.readLabels(it.file.Rel)
+			labels, err = r.readLabelsOf(it.file.Rel, img)
 			if err != nil {
 				return fail(StageFeatures, err)
-			}
-			if labels.Width != img.Rect.Dx() || labels.Height != img.Rect.Dy() {
-				return fail(StageFeatures, fmt.Errorf("%s is %dx%d, the image %dx%d", superpixelPath(it.file.Rel),
-					labels.Width, labels.Height, img.Rect.Dx(), img.Rect.Dy()))
 			}
 		}
 		x := features.Describe(img, labels, fs)
@@ -192,6 +188,19 @@ func (r *runner) writeFeatures(it *item, x *mat.Dense) error {
 	rows, cols := x.Dims()
 	return r.cache.commitLater(&manifest{Key: it.featKey, Stage: StageFeatures, Item: it.file.Rel, Outputs: []outputRecord{rec},
 		Extra: map[string]any{"rows": rows, "cols": cols}})
+}
+
+// readLabelsOf reads the superpixel label map of rel and checks that it
+// has the size of img, its image: the stages index one with the other.
+func (r *runner) readLabelsOf(rel string, img *image.NRGBA) (*superpixel.Labels, error) {
+	l, err := r.readLabels(rel)
+	if err != nil {
+		return nil, err
+	}
+	if l.Width != img.Rect.Dx() || l.Height != img.Rect.Dy() {
+		return nil, fmt.Errorf("%s is %dx%d, the image %dx%d", superpixelPath(rel), l.Width, l.Height, img.Rect.Dx(), img.Rect.Dy())
+	}
+	return l, nil
 }
 
 // readLabels reads the superpixel label map of rel from OUT_DIR.

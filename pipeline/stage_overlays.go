@@ -56,7 +56,7 @@ func (r *runner) overlay(it *item, k string) error {
 	if err != nil {
 		return err
 	}
-	labels, err := r.readLabels(it.file.Rel)
+	labels, err := r.readLabelsOf(it.file.Rel, img)
 	if err != nil {
 		return err
 	}
