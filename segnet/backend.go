@@ -1,8 +1,8 @@
 package segnet
 
-// backendName is replaced by the openblas build's init.
-var backendName = "gonum (pure Go)"
+// backendName is set by the build's init: backend_go.go or blas_openblas.go.
+var backendName string
 
-// Backend reports which BLAS implementation serves blas32 Sgemm:
-// "gonum (pure Go)" by default, "openblas ..." with -tags openblas.
+// Backend names the GEMM serving blas32 Sgemm and its kernel, e.g.
+// "pure Go (AVX-512 GEMM)" by default, "openblas ..." with -tags openblas.
 func Backend() string { return backendName }

@@ -1,0 +1,38 @@
+//go:build !purego
+
+package gemm
+
+import "golang.org/x/sys/cpu"
+
+// micro4x24AVX2 and micro8x32AVX512 are micro-kernels (see kernel) on
+// pointers; c has row stride ldc elements.
+//
+//go:noescape
+func micro4x24AVX2(k int, a, b, c *float32, ldc int, load bool)
+
+//go:noescape
+func micro8x32AVX512(k int, a, b, c *float32, ldc int, load bool)
+
+var (
+	avx2Kernel = &kernel{name: "AVX2+FMA", mr: 4, nr: 24, micro: func(k int, a, b, c []float32, ldc int, load bool) {
+		_, _, _ = a[4*k-1], b[24*k-1], c[3*ldc+23]
+		micro4x24AVX2(k, &a[0], &b[0], &c[0], ldc, load)
+	}}
+	avx512Kernel = &kernel{name: "AVX-512", mr: 8, nr: 32, micro: func(k int, a, b, c []float32, ldc int, load bool) {
+		_, _, _ = a[8*k-1], b[32*k-1], c[7*ldc+31]
+		micro8x32AVX512(k, &a[0], &b[0], &c[0], ldc, load)
+	}}
+)
+
+// kernels lists the kernels this CPU runs, fastest first. x/sys/cpu checks
+// that the OS saves the YMM/ZMM registers as well as the CPUID bits.
+func kernels() []*kernel {
+	var ks []*kernel
+	if cpu.X86.HasAVX512F {
+		ks = append(ks, avx512Kernel)
+	}
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		ks = append(ks, avx2Kernel)
+	}
+	return append(ks, goKernel)
+}
