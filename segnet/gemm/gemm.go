@@ -71,7 +71,8 @@ func sgemm(kn *kernel, threads int, tA, tB bool, m, n, k int, alpha float32, a [
 	if m == 0 || n == 0 {
 		return
 	}
-	if beta != 1 {
+	overwrite := beta == 0 && k > 0 && alpha != 0 // the first K block stores instead of adding
+	if beta != 1 && !overwrite {
 		for i := range m {
 			row := c[i*ldc : i*ldc+n]
 			if beta == 0 {
@@ -87,15 +88,15 @@ func sgemm(kn *kernel, threads int, tA, tB bool, m, n, k int, alpha float32, a [
 		return
 	}
 	if threads > 1 && 2*m*n*k >= minParallelFlops {
-		parallel(kn, threads, tA, tB, m, n, k, alpha, a, lda, b, ldb, c, ldc)
+		parallel(kn, threads, tA, tB, m, n, k, alpha, a, lda, b, ldb, c, ldc, overwrite)
 		return
 	}
-	serial(kn, tA, tB, m, n, k, alpha, a, lda, b, ldb, c, ldc)
+	serial(kn, tA, tB, m, n, k, alpha, a, lda, b, ldb, c, ldc, overwrite)
 }
 
 // parallel splits C into column (or, if it is taller than wide, row) strips
 // of whole micro-tiles, one per goroutine; each packs its own panels.
-func parallel(kn *kernel, threads int, tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+func parallel(kn *kernel, threads int, tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, overwrite bool) {
 	byRows := m > n
 	size, unit := n, kn.nr
 	if byRows {
@@ -117,24 +118,31 @@ func parallel(kn *kernel, threads int, tA, tB bool, m, n, k int, alpha float32, 
 				if tA {
 					offA = lo
 				}
-				serial(kn, tA, tB, hi-lo, n, k, alpha, a[offA:], lda, b, ldb, c[lo*ldc:], ldc)
+				serial(kn, tA, tB, hi-lo, n, k, alpha, a[offA:], lda, b, ldb, c[lo*ldc:], ldc, overwrite)
 				return
 			}
 			offB := lo
 			if tB {
 				offB = lo * ldb
 			}
-			serial(kn, tA, tB, m, hi-lo, k, alpha, a, lda, b[offB:], ldb, c[lo:], ldc)
+			serial(kn, tA, tB, m, hi-lo, k, alpha, a, lda, b[offB:], ldb, c[lo:], ldc, overwrite)
 		}()
 	}
 	wg.Wait()
 }
 
-// packs recycles packing buffers: a network calls GEMM millions of times.
-var packs = sync.Pool{New: func() any { return new([]float32) }}
+// packs recycles packing buffers (up to 3 MiB each): a network calls GEMM
+// thousands of times a second. Not a sync.Pool, which every GC empties:
+// reallocating and zeroing them after each GC cost 6% of training.
+var packs = make(chan *[]float32, 32)
 
 func getPack(n int) *[]float32 {
-	p := packs.Get().(*[]float32)
+	var p *[]float32
+	select {
+	case p = <-packs:
+	default:
+		p = new([]float32)
+	}
 	if cap(*p) < n {
 		*p = make([]float32, n)
 	}
@@ -142,16 +150,24 @@ func getPack(n int) *[]float32 {
 	return p
 }
 
-// serial accumulates alpha*op(A)*op(B) into C.
-func serial(kn *kernel, tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+func putPack(p *[]float32) {
+	select {
+	case packs <- p:
+	default:
+	}
+}
+
+// serial accumulates alpha*op(A)*op(B) into C, or if overwrite stores it
+// there (C is then not read).
+func serial(kn *kernel, tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, overwrite bool) {
 	mr, nr := kn.mr, kn.nr
 	ncMax := min(blockN, roundUp(n, nr))
 	mcMax := min(blockM, roundUp(m, mr))
 	kcMax := min(blockK, k)
 	pb := getPack(ncMax * kcMax)
 	pa := getPack(mcMax * kcMax)
-	defer packs.Put(pb)
-	defer packs.Put(pa)
+	defer putPack(pb)
+	defer putPack(pa)
 	bp, ap := *pb, *pa
 	var tmp [8 * 32]float32
 	for jc := 0; jc < n; jc += blockN {
@@ -159,6 +175,7 @@ func serial(kn *kernel, tA, tB bool, m, n, k int, alpha float32, a []float32, ld
 		for pc := 0; pc < k; pc += blockK {
 			kc := min(blockK, k-pc)
 			packB(tB, b, ldb, pc, kc, jc, nc, nr, bp)
+			load := pc > 0 || !overwrite
 			for ic := 0; ic < m; ic += blockM {
 				mc := min(blockM, m-ic)
 				packA(tA, a, lda, ic, mc, pc, kc, mr, alpha, ap)
@@ -170,14 +187,19 @@ func serial(kn *kernel, tA, tB bool, m, n, k int, alpha float32, a []float32, ld
 						apan := ap[ir*kc : (ir+mr)*kc]
 						off := (ic+ir)*ldc + jc + jr
 						if mm == mr && nn == nr {
-							kn.micro(kc, apan, bpan, c[off:off+(mr-1)*ldc+nr], ldc, true)
+							kn.micro(kc, apan, bpan, c[off:off+(mr-1)*ldc+nr], ldc, load)
 							continue
 						}
 						t := tmp[:mr*nr]
 						kn.micro(kc, apan, bpan, t, nr, false)
 						for i := range mm {
 							dst := c[off+i*ldc : off+i*ldc+nn]
-							for j, v := range t[i*nr : i*nr+nn] {
+							src := t[i*nr : i*nr+nn]
+							if !load {
+								copy(dst, src)
+								continue
+							}
+							for j, v := range src {
 								dst[j] += v
 							}
 						}
@@ -210,10 +232,18 @@ func packA(tA bool, a []float32, lda, i0, mc, p0, kc, mr int, alpha float32, dst
 			}
 			continue
 		}
+		p8 := 0
+		if hasTranspose8 && alpha == 1 && rows == mr && mr%8 == 0 {
+			for ; p8+8 <= kc; p8 += 8 {
+				for i := 0; i < mr; i += 8 {
+					transpose8(a[(i0+ir+i)*lda+p0+p8:], lda, pan[p8*mr+i:], mr)
+				}
+			}
+		}
 		for i := range rows {
-			src := a[(i0+ir+i)*lda+p0:][:kc]
+			src := a[(i0+ir+i)*lda+p0:][p8:kc]
 			for p, v := range src {
-				pan[p*mr+i] = alpha * v
+				pan[(p8+p)*mr+i] = alpha * v
 			}
 		}
 	}
@@ -229,17 +259,52 @@ func packB(tB bool, b []float32, ldb, p0, kc, j0, nc, nr int, dst []float32) {
 			clear(pan)
 		}
 		if !tB {
+			src := b[p0*ldb+j0+jr:]
+			if cols == nr && copyRows(pan, src, ldb, kc, nr) {
+				continue
+			}
 			for p := range kc {
-				copy(pan[p*nr:p*nr+cols], b[(p0+p)*ldb+j0+jr:][:cols])
+				copy(pan[p*nr:p*nr+cols], src[p*ldb:][:cols])
 			}
 			continue
 		}
 		// op(B)[p, j] = b[j*ldb+p]
+		p8 := 0
+		if hasTranspose8 && cols == nr && nr%8 == 0 {
+			for ; p8+8 <= kc; p8 += 8 {
+				for j := 0; j < nr; j += 8 {
+					transpose8(b[(j0+jr+j)*ldb+p0+p8:], ldb, pan[p8*nr+j:], nr)
+				}
+			}
+		}
 		for j := range cols {
-			src := b[(j0+jr+j)*ldb+p0:][:kc]
+			src := b[(j0+jr+j)*ldb+p0:][p8:kc]
 			for p, v := range src {
-				pan[p*nr+j] = v
+				pan[(p8+p)*nr+j] = v
 			}
 		}
 	}
+}
+
+// copyRows copies kc rows of nr contiguous floats, row stride ld, into dst
+// as whole arrays: the compiler moves a fixed-size array with inline vector
+// moves, where copy calls memmove once per 96- or 128-byte row.
+func copyRows(dst, src []float32, ld, kc, nr int) bool {
+	switch nr {
+	case 32:
+		for p := range kc {
+			*(*[32]float32)(dst[p*32:]) = *(*[32]float32)(src[p*ld:])
+		}
+	case 24:
+		for p := range kc {
+			*(*[24]float32)(dst[p*24:]) = *(*[24]float32)(src[p*ld:])
+		}
+	case 4:
+		for p := range kc {
+			*(*[4]float32)(dst[p*4:]) = *(*[4]float32)(src[p*ld:])
+		}
+	default:
+		return false
+	}
+	return true
 }

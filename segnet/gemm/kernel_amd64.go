@@ -13,6 +13,18 @@ func micro4x24AVX2(k int, a, b, c *float32, ldc int, load bool)
 //go:noescape
 func micro8x32AVX512(k int, a, b, c *float32, ldc int, load bool)
 
+//go:noescape
+func transpose8x8AVX(src *float32, lds int, dst *float32, ldd int)
+
+// hasTranspose8 is set when transpose8 may be called.
+var hasTranspose8 = cpu.X86.HasAVX
+
+// transpose8 sets dst[c*ldd+r] = src[r*lds+c] for r, c < 8.
+func transpose8(src []float32, lds int, dst []float32, ldd int) {
+	_, _ = src[7*lds+7], dst[7*ldd+7]
+	transpose8x8AVX(&src[0], lds, &dst[0], ldd)
+}
+
 var (
 	avx2Kernel = &kernel{name: "AVX2+FMA", mr: 4, nr: 24, micro: func(k int, a, b, c []float32, ldc int, load bool) {
 		_, _, _ = a[4*k-1], b[24*k-1], c[3*ldc+23]

@@ -3,3 +3,7 @@
 package gemm
 
 func kernels() []*kernel { return []*kernel{goKernel} }
+
+const hasTranspose8 = false
+
+func transpose8(src []float32, lds int, dst []float32, ldd int) { panic("unreachable") }
