@@ -28,6 +28,7 @@ func (r *runner) overlayStage(ctx context.Context) error {
 	bar := r.prog.stage(StageOverlays, len(items))
 	defer bar.done()
 	var c counter
+	start := time.Now()
 	r.forEach(ctx, func(it *item) {
 		t0 := time.Now()
 		k := key(overlaysVersion, struct{}{}, r.overlaySource(it))
@@ -38,7 +39,7 @@ func (r *runner) overlayStage(ctx context.Context) error {
 		}
 		r.finish(&c, bar, StageOverlays, it, t0, r.overlay(it, k))
 	})
-	c.into(st)
+	c.into(st, time.Since(start))
 	return r.cache.flush()
 }
 
