@@ -27,10 +27,11 @@ const (
 	StageTrain        = "train"
 	StageMasks        = "masks"
 	StageOverlays     = "overlays"
+	StageReport       = "report"
 )
 
 // Stages lists the stages a run can perform, in order.
-var Stages = []string{StageSuperpixels, StageEncoder, StageFeatures, StageCluster, StagePseudolabels, StageTrain, StageMasks, StageOverlays}
+var Stages = []string{StageSuperpixels, StageEncoder, StageFeatures, StageCluster, StagePseudolabels, StageTrain, StageMasks, StageOverlays, StageReport}
 
 // stageIndex returns the position of name in Stages, or -1.
 func stageIndex(name string) int {
@@ -81,6 +82,9 @@ type Config struct {
 
 	// Pseudo-labels.
 	MinConfidence float64 `json:"min-confidence,omitempty"` // posterior below which a pixel is unassigned; 0 = keep all
+
+	// Overlays.
+	OverlayBoundaries bool `json:"overlay-boundaries,omitempty"` // draw superpixel boundaries on the overlays
 
 	// Segmentation network (segnet) training; zero values are segnet's defaults.
 	Epochs             int     `json:"epochs,omitempty"`               // 0 = 5, more on small sets (at least 150 steps)
@@ -237,6 +241,10 @@ func (c Config) runs(stage string) bool {
 		if e, err := parseEncoder(c.Encoder); err != nil || !e.learned {
 			return false
 		}
+	}
+	if stage == StageOverlays || stage == StageReport {
+		// For people, after whatever masks the run made.
+		return c.runs(StagePseudolabels)
 	}
 	return c.Until == "" || stageIndex(stage) <= stageIndex(c.Until)
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/segdiscover/segdiscover/segnet"
 )
 
-const predictVersion = "predict/1"
+const predictVersion = "predict/2"
 
 // PredictOptions say which trained run applies to which images.
 type PredictOptions struct {
@@ -89,6 +89,12 @@ func Predict(ctx context.Context, o PredictOptions) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	n := <-nets
+	k := n.Arch().Classes
+	nets <- n
+	if r.concepts, err = ReadConcepts(o.ModelDir, k); err != nil {
+		return nil, err
+	}
 	r.log.Info("predict: "+segnet.Backend(), "workers", cfg.Workers)
 	r.prog = newProgress(ctx, o.Progress, o.ProgressOut, r.log, 0)
 	bar := r.prog.stage(StageMasks, len(r.items))
@@ -153,7 +159,10 @@ func (r *runner) predictNew(it *item, netKey string, nets chan *segnet.Net, over
 	if err != nil {
 		return err
 	}
-	k := key(predictVersion, struct{ Overlays bool }{overlays}, netKey, hashBytes(data))
+	k := key(predictVersion, struct {
+		Overlays bool
+		Concepts []Concept
+	}{overlays, r.concepts}, netKey, hashBytes(data))
 	if _, ok := r.cache.lookup(StageMasks, it.file.Rel, k); ok {
 		c.cached.Add(1)
 		return nil
@@ -177,7 +186,7 @@ func (r *runner) predictNew(it *item, netKey string, nets chan *segnet.Net, over
 	}
 	recs = append(recs, rec)
 	if overlays {
-		ov := pseudolabel.Overlay(img, mask, nil, pseudolabel.OverlaySettings{})
+		ov := drawOverlay(img, mask, nil, r.concepts)
 		if rec, err = r.cache.writeOutput(overlayPath(it.file.Rel), func(w io.Writer) error {
 			return jpeg.Encode(w, ov, &jpeg.Options{Quality: overlayQuality})
 		}); err != nil {

@@ -130,6 +130,7 @@ type runner struct {
 	encoder    *features.Encoder // the learned encoder, when there is one
 	clusterKey string
 	trainKey   string
+	concepts   []Concept // names and colours (concepts.json), once clustered
 }
 
 // Run runs the stages of o.Config over the images of o.InDir into o.OutDir,
@@ -279,7 +280,10 @@ func (r *runner) stages(ctx context.Context) error {
 	if !r.cfg.runs(StageOverlays) {
 		return nil
 	}
-	return r.overlayStage(ctx)
+	if err := r.overlayStage(ctx); err != nil || ctx.Err() != nil {
+		return err
+	}
+	return r.reportStage(ctx)
 }
 
 // fail records a failure confined to one input.

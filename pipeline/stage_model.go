@@ -75,7 +75,7 @@ func (r *runner) clusterStage(ctx context.Context, st *StageStats) error {
 		st.Cached = 1
 		r.sum.Concepts = extraInt(m.Extra, "k")
 		st.Note = "model reused"
-		return nil
+		return r.conceptsAndLegend(r.sum.Concepts)
 	}
 	// Say why it refits: a first fit, changed parameters, or changed images.
 	if old, err := r.cache.readManifest(StageCluster, modelItem); err == nil {
@@ -160,16 +160,45 @@ func (r *runner) clusterStage(ctx context.Context, st *StageStats) error {
 	if err != nil {
 		return err
 	}
-	lrec, err := r.cache.writeOutputSync(legendFile, func(w io.Writer) error { return png.Encode(w, pseudolabel.Legend(g.K(), nil)) })
+	r.sum.Concepts = g.K()
+	st.Computed = 1
+	if err := r.cache.commit(&manifest{Key: r.clusterKey, Stage: StageCluster, Item: modelItem,
+		Outputs: []outputRecord{nrec, grec},
+		Extra: map[string]any{"k": g.K(), "images": len(items), "rows": info.Rows, "fit_rows": info.FitRows,
+			"iterations": info.Iterations, "converged": info.Converged, "lower_bound": info.LowerBound}}); err != nil {
+		return err
+	}
+	return r.conceptsAndLegend(g.K())
+}
+
+// conceptsAndLegend makes concepts.json describe the k concepts of the
+// current mixture (keeping the user's names) and draws model/legend.png
+// from it. The legend is a view of concepts.json, not part of the model's
+// cache record: it is redrawn whenever the names change.
+func (r *runner) conceptsAndLegend(k int) error {
+	if err := r.ensureConcepts(k, r.clusterKey); err != nil {
+		return fmt.Errorf("concepts: %w", err)
+	}
+	cs, err := ReadConcepts(r.cache.out, k)
 	if err != nil {
 		return err
 	}
-	r.sum.Concepts = g.K()
-	st.Computed = 1
-	return r.cache.commit(&manifest{Key: r.clusterKey, Stage: StageCluster, Item: modelItem,
-		Outputs: []outputRecord{nrec, grec, lrec},
-		Extra: map[string]any{"k": g.K(), "images": len(items), "rows": info.Rows, "fit_rows": info.FitRows,
-			"iterations": info.Iterations, "converged": info.Converged, "lower_bound": info.LowerBound}})
+	r.concepts = cs
+	return writeLegend(r.cache.out, cs)
+}
+
+// writeLegend draws the legend of cs into out/model/legend.png, unless it
+// is there already with these names.
+func writeLegend(out string, cs []Concept) error {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, pseudolabel.DrawLegend(legendKeys(cs, nil), 0)); err != nil {
+		return err
+	}
+	p := filepath.Join(out, filepath.FromSlash(legendFile))
+	if old, err := os.ReadFile(p); err == nil && bytes.Equal(old, buf.Bytes()) {
+		return nil
+	}
+	return WriteFileAtomic(p, func(w io.Writer) error { _, err := w.Write(buf.Bytes()); return err })
 }
 
 // columnWeights returns the weights of the standardised feature columns:

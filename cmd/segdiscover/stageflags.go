@@ -58,6 +58,7 @@ func addClusterFlags(f *pflag.FlagSet, c *pipeline.Config) {
 
 func addPseudolabelFlags(f *pflag.FlagSet, c *pipeline.Config) {
 	f.Float64Var(&c.MinConfidence, "min-confidence", 0, "pixels whose concept posterior is below this are left unassigned (255)")
+	f.BoolVar(&c.OverlayBoundaries, "overlay-boundaries", false, "draw the superpixel boundaries (thin, white) on the overlays")
 }
 
 func addTrainFlags(f *pflag.FlagSet, c *pipeline.Config) {
