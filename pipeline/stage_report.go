@@ -239,7 +239,11 @@ func (r *runner) buildReport(all []*imageStats, k int, trained bool) (*htmlrepor
 		pics[f] = picture{it: it, file: f}
 		return htmlreport.Picture{Src: f, Href: overlayPath(it.file.Rel), Caption: caption}
 	}
-	rep := &htmlreport.Report{Title: "segdiscover report: " + filepath.Base(r.o.InDir), InDir: r.o.InDir, OutDir: r.o.OutDir,
+	// The input folder's last two names: "stanford_background/images"
+	// says more than "images".
+	abs, _ := filepath.Abs(r.o.InDir)
+	title := filepath.ToSlash(filepath.Join(filepath.Base(filepath.Dir(abs)), filepath.Base(abs)))
+	rep := &htmlreport.Report{Title: "segdiscover report: " + title, InDir: r.o.InDir, OutDir: r.o.OutDir,
 		Images: r.sum.Images, Failed: len(r.failures), Source: "pseudo-labels (pseudolabels/)"}
 	if trained {
 		rep.Source = "refined masks (masks/)"
