@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"image"
 	"image/png"
 	"io/fs"
 	"log/slog"
@@ -226,5 +227,70 @@ func TestBarsEndWholeOnCancel(t *testing.T) {
 	out := buf.String()
 	if !strings.HasSuffix(out, "\n") || !strings.Contains(out[strings.LastIndex(out[:len(out)-1], "\n")+1:], "3/10") {
 		t.Errorf("last frame %q", out)
+	}
+}
+
+// Inputs reached through symbolic links from elsewhere are processed; when
+// every input fails for one cause, the error says what to do.
+func TestSymlinkedSubsetAndSameCauseHint(t *testing.T) {
+	data, sub, out := t.TempDir(), t.TempDir(), t.TempDir()
+	rels := writeScenes(t, data, 0, 4)
+	for _, rel := range rels {
+		matches, _ := filepath.Glob(filepath.Join(data, filepath.FromSlash(rel)) + ".*")
+		if err := os.Symlink(matches[0], filepath.Join(sub, filepath.Base(matches[0]))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := testConfig()
+	c.Until = StagePseudolabels
+	sum, err := runTest(t, sub, out, c)
+	if err != nil {
+		t.Fatalf("symlinked subset: %v", err)
+	}
+	if sum.stageStats(StagePseudolabels).Computed != 4 {
+		t.Errorf("%s", stats(sum))
+	}
+	bad := t.TempDir()
+	for _, n := range []string{"a.jpg", "b.png"} {
+		os.WriteFile(filepath.Join(bad, n), []byte("not an image at all"), 0o644)
+	}
+	_, err = runTest(t, bad, t.TempDir(), c)
+	if err == nil || !strings.Contains(err.Error(), "is IN_DIR the right folder") {
+		t.Errorf("all inputs bad: %v", err)
+	}
+}
+
+// Images of extreme aspect ratio go through every stage, masks at their
+// own size.
+func TestExtremeAspectThroughEveryStage(t *testing.T) {
+	in, out := t.TempDir(), t.TempDir()
+	writeScenes(t, in, 0, 3)
+	for name, sz := range map[string][2]int{"wide.png": {2000, 1}, "tall.png": {1, 2000}, "strip.png": {3000, 3}} {
+		img := image.NewNRGBA(image.Rect(0, 0, sz[0], sz[1]))
+		for i := 0; i < len(img.Pix); i += 4 {
+			p := i / 4
+			if p%sz[0] > sz[0]/2 || p/sz[0] > sz[1]/2 {
+				copy(img.Pix[i:], []uint8{60, 150, 50, 255})
+			} else {
+				copy(img.Pix[i:], []uint8{70, 120, 210, 255})
+			}
+		}
+		data := encode(t, func(b *bytes.Buffer) error { return png.Encode(b, img) })
+		os.WriteFile(filepath.Join(in, name), data, 0o644)
+	}
+	sum, err := runTest(t, in, out, testConfig())
+	if err != nil {
+		t.Fatalf("%v\n%v", err, sum.Failures)
+	}
+	for rel, size := range map[string][2]int{"wide": {2000, 1}, "tall": {1, 2000}, "strip": {3000, 3}} {
+		f, err := os.Open(filepath.Join(out, maskPath(rel)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := DecodeMask(f, 0)
+		f.Close()
+		if err != nil || m.Rect.Dx() != size[0] || m.Rect.Dy() != size[1] {
+			t.Errorf("%s: mask %v, %v", rel, m.Rect, err)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -218,6 +219,11 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if werr := writeRunJSON(out, r.runRecord(start, err == nil && ctx.Err() == nil)); werr != nil && err == nil {
 		err = werr
 	}
+	if errors.Is(err, errNoOK) {
+		if hint := sameCauseHint(r.failures); hint != "" {
+			err = fmt.Errorf("%w; %s", err, hint)
+		}
+	}
 	if err != nil {
 		return r.sum, err
 	}
@@ -407,6 +413,40 @@ func (r *runner) okItems() []*item {
 func imageExtList() string { return strings.Join(imageExts, " ") }
 
 var errNoOK = errors.New("no image made it through the earlier stages (see errors.json)")
+
+// sameCauseHint says what to do when every failure has the same cause
+// (typically: the folder holds no image we can read), or "" when the
+// causes differ.
+func sameCauseHint(fails []*FileError) string {
+	if len(fails) == 0 {
+		return ""
+	}
+	causes := []struct {
+		err  error
+		hint string
+	}{
+		{ErrFormat, "none of the files is an image we read (JPEG, PNG, GIF, BMP, TIFF, WebP): is IN_DIR the right folder?"},
+		{ErrTooLarge, "every image is above --max-pixels: raise it (memory grows about 28 bytes per pixel)"},
+		{ErrEmpty, "every file is empty: was the copy or download of the dataset finished?"},
+		{ErrCorrupt, "every image is corrupt or truncated: was the copy or download of the dataset finished?"},
+		{fs.ErrPermission, "no file can be read: check the permissions of IN_DIR and its files"},
+		{fs.ErrNotExist, "no file can be opened: are they broken symbolic links, or is IN_DIR changing?"},
+		{ErrSymlinkLoop, "every entry is a symbolic link loop"},
+	}
+	for _, c := range causes {
+		all := true
+		for _, f := range fails {
+			if !errors.Is(f.Err, c.err) {
+				all = false
+				break
+			}
+		}
+		if all {
+			return "every input failed for the same reason: " + c.hint
+		}
+	}
+	return ""
+}
 
 // listInputs lists the images of dir; a folder without a single image is
 // an error.

@@ -110,3 +110,35 @@ func TestInterruptedMessage(t *testing.T) {
 		t.Errorf("stderr: %q", stderr.String())
 	}
 }
+
+func TestReportAndExportCommands(t *testing.T) {
+	in, dir := t.TempDir(), t.TempDir()
+	writeImages(t, in, 4)
+	out := filepath.Join(dir, "out")
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"run", in, "-o", out, "--until", "pseudolabels", "--concepts", "2", "--segments", "30"}, exitOK, "report"},
+		{[]string{"report", out}, exitOK, "report.html"},
+		{[]string{"export", out, "--format", "coco", "-o", filepath.Join(dir, "coco")}, exitOK, "exported 4 images"},
+		{[]string{"export", out, "--format", "yolo", "-o", filepath.Join(dir, "x")}, exitUsage, "--format"},
+		{[]string{"export", out, "--format", "png"}, exitUsage, "-o"},
+	}
+	for _, tc := range tests {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), tc.args, &stdout, &stderr)
+		if code != tc.code || !strings.Contains(stdout.String()+stderr.String(), tc.want) {
+			t.Errorf("%v: exit %d, want %d; output lacks %q?\n%s%s", tc.args, code, tc.code, tc.want, stdout.String(), stderr.String())
+		}
+	}
+	for _, p := range []string{"report.html", "concepts.json", "overlays", "model/legend.png"} {
+		if _, err := os.Stat(filepath.Join(out, p)); err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "coco", "annotations.json")); err != nil {
+		t.Error(err)
+	}
+}
