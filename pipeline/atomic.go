@@ -28,7 +28,13 @@ func writeTempRename(path string, write func(io.Writer) error, durable bool) (er
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	// The temporary name must fit the 255-byte limit of a file name
+	// whatever the length of path's.
+	base := filepath.Base(path)
+	if len(base) > 64 {
+		base = base[:64]
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
 	if err != nil {
 		return err
 	}

@@ -3,8 +3,11 @@ package pipeline
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
@@ -24,10 +27,11 @@ const (
 	StageTrain        = "train"
 	StageMasks        = "masks"
 	StageOverlays     = "overlays"
+	StageReport       = "report"
 )
 
 // Stages lists the stages a run can perform, in order.
-var Stages = []string{StageSuperpixels, StageEncoder, StageFeatures, StageCluster, StagePseudolabels, StageTrain, StageMasks, StageOverlays}
+var Stages = []string{StageSuperpixels, StageEncoder, StageFeatures, StageCluster, StagePseudolabels, StageTrain, StageMasks, StageOverlays, StageReport}
 
 // stageIndex returns the position of name in Stages, or -1.
 func stageIndex(name string) int {
@@ -78,6 +82,9 @@ type Config struct {
 
 	// Pseudo-labels.
 	MinConfidence float64 `json:"min-confidence,omitempty"` // posterior below which a pixel is unassigned; 0 = keep all
+
+	// Overlays.
+	OverlayBoundaries bool `json:"overlay-boundaries,omitempty"` // draw superpixel boundaries on the overlays
 
 	// Segmentation network (segnet) training; zero values are segnet's defaults.
 	Epochs             int     `json:"epochs,omitempty"`               // 0 = 5, more on small sets (at least 150 steps)
@@ -151,6 +158,29 @@ func (c Config) Defaults() Config {
 	return c
 }
 
+// CheckValues reports the first numeric setting of c (before Defaults)
+// with a value no setting takes: a negative one. (0 means the default.)
+func (c Config) CheckValues() error {
+	for _, v := range []struct {
+		name string
+		v    float64
+	}{
+		{"workers", float64(c.Workers)}, {"max-pixels", float64(c.MaxPixels)}, {"segments", float64(c.Segments)},
+		{"compactness", c.Compactness}, {"iterations", float64(c.Iterations)}, {"pca", float64(c.PCA)},
+		{"hidden", float64(c.Hidden)}, {"patch-size", float64(c.PatchSize)}, {"patch-sample", float64(c.PatchSample)},
+		{"encoder-epochs", float64(c.EncoderEpochs)}, {"concepts-min", float64(c.ConceptMin)},
+		{"concepts-max", float64(c.ConceptMax)}, {"max-samples", float64(c.MaxSamples)}, {"n-init", float64(c.NInit)},
+		{"min-confidence", c.MinConfidence}, {"epochs", float64(c.Epochs)}, {"batch", float64(c.Batch)},
+		{"lr", c.LR}, {"crop-height", float64(c.CropHeight)}, {"crop-width", float64(c.CropWidth)},
+		{"train-min-confidence", c.TrainMinConfidence},
+	} {
+		if v.v < 0 {
+			return fmt.Errorf("%s: must not be negative, have %g", v.name, v.v)
+		}
+	}
+	return nil
+}
+
 // Validate reports the first invalid setting of c (after Defaults).
 func (c Config) Validate() error {
 	if c.Until != "" && stageIndex(c.Until) < 0 {
@@ -212,6 +242,10 @@ func (c Config) runs(stage string) bool {
 			return false
 		}
 	}
+	if stage == StageOverlays || stage == StageReport {
+		// For people, after whatever masks the run made.
+		return c.runs(StagePseudolabels)
+	}
 	return c.Until == "" || stageIndex(stage) <= stageIndex(c.Until)
 }
 
@@ -224,9 +258,44 @@ func ReadConfig(path string) (Config, error) {
 		return c, fmt.Errorf("config: %w", err)
 	}
 	if err := decodeConfig(data, &c); err != nil {
-		return c, fmt.Errorf("config %s: %w", path, err)
+		return c, fmt.Errorf("config %s: %w", path, explainJSON(data, err))
 	}
 	return c, nil
+}
+
+// explainJSON says where in data a decoding error is, by line, and what is
+// wrong in the words of the config file (its keys are the flag names).
+func explainJSON(data []byte, err error) error {
+	lineAt := func(off int64) int { return 1 + bytes.Count(data[:min(max(off, 0), int64(len(data)))], []byte("\n")) }
+	keyLine := func(k string) string {
+		if i := bytes.Index(data, []byte(`"`+k+`"`)); i >= 0 {
+			return fmt.Sprintf("line %d: ", lineAt(int64(i)))
+		}
+		return ""
+	}
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Errorf("line %d: not valid JSON: %v", lineAt(syn.Offset), syn)
+	case errors.As(err, &typ):
+		want := "text (in quotes)"
+		switch typ.Type.Kind() {
+		case reflect.Int, reflect.Int64, reflect.Uint64:
+			want = "a whole number"
+		case reflect.Float64:
+			want = "a number"
+		case reflect.Bool:
+			want = "true or false"
+		}
+		return fmt.Errorf("%s%s: want %s, have %s", keyLine(typ.Field), typ.Field, want, typ.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		k := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return fmt.Errorf("%sunknown key %q (the keys are the flag names: see segdiscover run --help)", keyLine(k), k)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("line %d: the JSON ends early", lineAt(int64(len(data))))
+	}
+	return err
 }
 
 // decodeConfig decodes JSON data over c, rejecting unknown keys. It accepts

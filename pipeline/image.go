@@ -22,8 +22,11 @@ import (
 )
 
 // DefaultMaxPixels is the largest image, in pixels (width*height), that
-// DecodeImage accepts when given a limit of 0: 100 megapixels.
-const DefaultMaxPixels = 100_000_000
+// DecodeImage accepts when given a limit of 0: 50 megapixels, the largest
+// photographs of common cameras. A run also holds at most this many pixels
+// in flight over all its workers (see pixelBudget), which bounds its
+// memory: about 28 bytes per pixel, 1.4 GB at the default.
+const DefaultMaxPixels = 50_000_000
 
 // maxFileBytes bounds how much of one input file is read into memory. No
 // sane image under the pixel limit comes near it; it stops a multi-gigabyte

@@ -17,7 +17,7 @@ import (
 	"github.com/segdiscover/segdiscover/segnet"
 )
 
-const predictVersion = "predict/1"
+const predictVersion = "predict/2"
 
 // PredictOptions say which trained run applies to which images.
 type PredictOptions struct {
@@ -53,6 +53,24 @@ func Predict(ctx context.Context, o PredictOptions) (*Summary, error) {
 	}
 	sum := sha256.Sum256(data)
 	netKey := hex.EncodeToString(sum[:])
+	if err := checkModelFresh(o.ModelDir, data); err != nil {
+		return nil, err
+	}
+	in, err := filepath.Abs(o.InDir)
+	if err != nil {
+		return nil, err
+	}
+	out, err := filepath.Abs(o.OutDir)
+	if err != nil {
+		return nil, err
+	}
+	if within(in, out) {
+		return nil, fmt.Errorf("output folder %s is inside the input folder %s; choose another -o", o.OutDir, o.InDir)
+	}
+	files, err := listInputs(o.InDir)
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -66,17 +84,22 @@ func Predict(ctx context.Context, o PredictOptions) (*Summary, error) {
 	}
 	r := &runner{cfg: cfg, log: o.Logger, cache: newCache(o.OutDir),
 		sum: &Summary{InDir: o.InDir, OutDir: o.OutDir, Stages: []*StageStats{{Name: StageMasks, Ran: true}}}}
-	if err := r.addInputs(o.InDir); err != nil {
-		return nil, err
-	}
+	r.addInputs(files)
 	nets, err := loadSegnets(netPath, cfg.Workers)
 	if err != nil {
+		return nil, err
+	}
+	n := <-nets
+	k := n.Arch().Classes
+	nets <- n
+	if r.concepts, err = ReadConcepts(o.ModelDir, k); err != nil {
 		return nil, err
 	}
 	r.log.Info("predict: "+segnet.Backend(), "workers", cfg.Workers)
 	r.prog = newProgress(ctx, o.Progress, o.ProgressOut, r.log, 0)
 	bar := r.prog.stage(StageMasks, len(r.items))
 	var c counter
+	loop := time.Now()
 	r.forEach(ctx, func(it *item) {
 		t0 := time.Now()
 		err := r.predictNew(it, netKey, nets, o.Overlays, &c)
@@ -89,7 +112,7 @@ func Predict(ctx context.Context, o PredictOptions) (*Summary, error) {
 	})
 	bar.done()
 	r.prog.wait()
-	c.into(r.sum.Stages[0])
+	c.into(r.sum.Stages[0], time.Since(loop))
 	r.sum.Stages[0].Items = len(r.items)
 	err = r.cache.flush()
 	r.sum.Wall = time.Since(start)
@@ -109,12 +132,37 @@ func Predict(ctx context.Context, o PredictOptions) (*Summary, error) {
 	return r.sum, nil
 }
 
+// checkModelFresh refuses a network trained on concepts that have been
+// refitted since (the run in modelDir was re-clustered without training
+// again): its outputs would name concepts that no longer exist.
+func checkModelFresh(modelDir string, segnetData []byte) error {
+	_, meta, err := DecodeSafetensors(bytes.NewReader(segnetData), 0)
+	if err != nil {
+		return fmt.Errorf("model: %s: %w", segnetFile, err)
+	}
+	trained := meta[metaCluster]
+	if trained == "" {
+		return nil // written before the concepts were recorded
+	}
+	m, err := newCache(modelDir).readManifest(StageCluster, modelItem)
+	if err != nil {
+		return fmt.Errorf("model: %s has no concepts (model/gmm.json): %w", modelDir, err)
+	}
+	if m.Key != trained {
+		return fmt.Errorf("model: the network in %s was trained on concepts that were refitted since; run `segdiscover train %s` first", modelDir, modelDir)
+	}
+	return nil
+}
+
 func (r *runner) predictNew(it *item, netKey string, nets chan *segnet.Net, overlays bool, c *counter) error {
 	data, err := readInput(it.file.Path)
 	if err != nil {
 		return err
 	}
-	k := key(predictVersion, struct{ Overlays bool }{overlays}, netKey, hashBytes(data))
+	k := key(predictVersion, struct {
+		Overlays bool
+		Concepts []Concept
+	}{overlays, r.concepts}, netKey, hashBytes(data))
 	if _, ok := r.cache.lookup(StageMasks, it.file.Rel, k); ok {
 		c.cached.Add(1)
 		return nil
@@ -138,7 +186,7 @@ func (r *runner) predictNew(it *item, netKey string, nets chan *segnet.Net, over
 	}
 	recs = append(recs, rec)
 	if overlays {
-		ov := pseudolabel.Overlay(img, mask, nil, pseudolabel.OverlaySettings{})
+		ov := drawOverlay(img, mask, nil, r.concepts)
 		if rec, err = r.cache.writeOutput(overlayPath(it.file.Rel), func(w io.Writer) error {
 			return jpeg.Encode(w, ov, &jpeg.Options{Quality: overlayQuality})
 		}); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,7 +44,10 @@ type stageProgress interface {
 func newProgress(ctx context.Context, mode ProgressMode, w io.Writer, log *slog.Logger, interval time.Duration) progress {
 	switch mode {
 	case ProgressBars:
-		return &barProgress{p: mpb.NewWithContext(ctx, mpb.WithOutput(w), mpb.WithWidth(40), mpb.WithAutoRefresh())}
+		// Not mpb.NewWithContext: cancelling would stop the display in the
+		// middle of a line. The stages end their bars (done) when they
+		// stop, and wait renders the last frame whole.
+		return &barProgress{p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(40), mpb.WithAutoRefresh())}
 	case ProgressLog:
 		if interval <= 0 {
 			interval = 10 * time.Second
@@ -85,12 +89,18 @@ type barStage struct {
 	start, last time.Time
 }
 
-func (s *barStage) add(bool) {
+// add counts an item. Only computed items enter the rate: cached ones
+// take microseconds, and a rerun would show thousands of images a second.
+func (s *barStage) add(cached bool) {
 	s.mu.Lock()
 	now := time.Now()
 	d := now.Sub(s.last)
 	s.last = now
 	s.mu.Unlock()
+	if cached {
+		s.bar.Increment()
+		return
+	}
 	s.bar.EwmaIncrement(d)
 }
 
@@ -148,10 +158,12 @@ func (s *logStage) loop(interval time.Duration) {
 func (s *logStage) report(msg string) {
 	n := s.n.Load()
 	el := time.Since(s.start)
-	attrs := []any{"stage", s.name, "done", n, "total", s.total, "cached", s.cached.Load(), "elapsed_s", el.Round(time.Millisecond).Seconds()}
-	if n > 0 && el > 0 {
-		rate := float64(n) / el.Seconds()
-		attrs = append(attrs, "per_second", float64(int(rate*10))/10)
+	attrs := []any{"stage", s.name, "done", n, "total", s.total, "cached", s.cached.Load(), "elapsed_s", el.Round(100 * time.Millisecond).Seconds()}
+	// The rate is that of computed items: cached ones cost nothing, and
+	// would make a resumed run's rate and ETA absurd.
+	if computed := n - s.cached.Load(); computed > 0 && el > 0 {
+		rate := float64(computed) / el.Seconds()
+		attrs = append(attrs, "per_second", roundSig(rate, 3))
 		if left := int64(s.total) - n; left > 0 {
 			attrs = append(attrs, "eta_s", int(float64(left)/rate+0.5))
 		}
@@ -164,4 +176,28 @@ func (s *logStage) done() {
 		close(s.stop)
 		<-s.stopped
 	})
+}
+
+// roundSig rounds v to n significant digits, for log lines people read.
+func roundSig(v float64, n int) float64 {
+	if v == 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		return v
+	}
+	p := math.Pow(10, float64(n-1)-math.Floor(math.Log10(math.Abs(v))))
+	return math.Round(v*p) / p
+}
+
+// throttle lets an event through at most once per interval (the first
+// always), so that per-epoch or per-item news becomes a line every 10 s.
+type throttle struct {
+	interval time.Duration
+	last     time.Time
+}
+
+func (t *throttle) ok(now time.Time) bool {
+	if !t.last.IsZero() && now.Sub(t.last) < t.interval {
+		return false
+	}
+	t.last = now
+	return true
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -137,7 +138,7 @@ func (s *Summary) WriteSummary(w io.Writer) {
 		case StageFeatures:
 			outs = append(outs, "features/")
 		case StageCluster:
-			outs = append(outs, "model/")
+			outs = append(outs, gmmFile)
 		case StagePseudolabels:
 			outs = append(outs, "pseudolabels/")
 		case StageTrain:
@@ -147,8 +148,20 @@ func (s *Summary) WriteSummary(w io.Writer) {
 		case StageOverlays:
 			outs = append(outs, "overlays/")
 		}
+		if st.Name == StageCluster {
+			outs = append(outs, legendFile)
+		}
 	}
-	fmt.Fprintf(w, "outputs in %s: %s run.json errors.json\n", s.OutDir, strings.Join(outs, " "))
+	outs = append(outs, "report.html", "concepts.json", "run.json", "errors.json")
+	// Only what is there: a stage that failed or was cut short may have
+	// written nothing.
+	var have []string
+	for _, o := range outs {
+		if _, err := os.Stat(filepath.Join(s.OutDir, filepath.FromSlash(o))); err == nil && !slices.Contains(have, o) {
+			have = append(have, o)
+		}
+	}
+	fmt.Fprintf(w, "outputs in %s: %s\n", s.OutDir, strings.Join(have, " "))
 }
 
 // readSmallFile reads a small metadata file (run.json, a config).

@@ -1,10 +1,12 @@
 package pipeline
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -39,11 +41,13 @@ type StageStats struct {
 	Computed int    `json:"computed"` // items computed in this run
 	Cached   int    `json:"cached"`   // items reused from the cache
 	Failed   int    `json:"failed"`   // items that failed (see errors.json)
-	// Seconds is the time spent in the stage: summed over workers for
-	// per-image stages (so it can exceed the wall clock), wall clock for
-	// global ones.
-	Seconds float64 `json:"seconds"`
-	Note    string  `json:"note,omitempty"` // e.g. why a global stage refitted
+	// Seconds is the wall-clock time of the stage (the superpixel and
+	// feature stages share one pass over the images, whose time they
+	// split in proportion to their work); BusySeconds is the time
+	// summed over workers, for per-image stages.
+	Seconds     float64 `json:"seconds"`
+	BusySeconds float64 `json:"busy_seconds,omitempty"`
+	Note        string  `json:"note,omitempty"` // e.g. why a global stage refitted
 }
 
 // Summary is the outcome of a run.
@@ -75,6 +79,7 @@ type item struct {
 	plKey    string // key of its pseudo-labels
 	maskKey  string // key of its refined mask
 	segments int    // superpixels in its label map
+	pixels   int64  // width x height from its header; 0: not read yet, -1: unreadable
 	failed   bool
 }
 
@@ -84,11 +89,13 @@ type counter struct {
 	busy                     atomic.Int64 // nanoseconds
 }
 
-func (c *counter) into(st *StageStats) {
+// into adds c's counts to st, with wall, the stage's wall-clock time.
+func (c *counter) into(st *StageStats, wall time.Duration) {
 	st.Computed += int(c.computed.Load())
 	st.Cached += int(c.cached.Load())
 	st.Failed += int(c.failed.Load())
-	st.Seconds += time.Duration(c.busy.Load()).Seconds()
+	st.Seconds += wall.Seconds()
+	st.BusySeconds += time.Duration(c.busy.Load()).Seconds()
 }
 
 // finish records the outcome of one item of a per-image stage that started
@@ -118,10 +125,13 @@ type runner struct {
 	failMu   sync.Mutex
 	failures []*FileError
 
+	budget *pixelBudget // pixels of the images in flight
+
 	encoderKey string
 	encoder    *features.Encoder // the learned encoder, when there is one
 	clusterKey string
 	trainKey   string
+	concepts   []Concept // names and colours (concepts.json), once clustered
 }
 
 // Run runs the stages of o.Config over the images of o.InDir into o.OutDir,
@@ -135,6 +145,9 @@ type runner struct {
 // resumes. Another run holding OUT_DIR makes Run fail with ErrLocked.
 func Run(ctx context.Context, o Options) (*Summary, error) {
 	start := time.Now()
+	if err := o.Config.CheckValues(); err != nil {
+		return nil, err
+	}
 	cfg := o.Config.Defaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -156,6 +169,12 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if within(in, out) {
 		// Our own outputs would become inputs of the next run.
 		return nil, fmt.Errorf("output folder %s is inside the input folder %s; choose another -o", o.OutDir, o.InDir)
+	}
+	// List the inputs before touching OUT_DIR: a run that cannot start
+	// (missing or empty input folder) leaves nothing behind.
+	files, err := listInputs(o.InDir)
+	if err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, fmt.Errorf("output folder: %w", err)
@@ -181,9 +200,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		r.sum.Stages = append(r.sum.Stages, &StageStats{Name: s, Ran: cfg.runs(s)})
 	}
 
-	if err := r.addInputs(o.InDir); err != nil {
-		return nil, err
-	}
+	r.addInputs(files)
 	if err := writeRunJSON(out, r.runRecord(start, false)); err != nil {
 		return nil, err
 	}
@@ -201,6 +218,11 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 	if werr := writeRunJSON(out, r.runRecord(start, err == nil && ctx.Err() == nil)); werr != nil && err == nil {
 		err = werr
+	}
+	if errors.Is(err, errNoOK) {
+		if hint := sameCauseHint(r.failures); hint != "" {
+			err = fmt.Errorf("%w; %s", err, hint)
+		}
 	}
 	if err != nil {
 		return r.sum, err
@@ -264,7 +286,10 @@ func (r *runner) stages(ctx context.Context) error {
 	if !r.cfg.runs(StageOverlays) {
 		return nil
 	}
-	return r.overlayStage(ctx)
+	if err := r.overlayStage(ctx); err != nil || ctx.Err() != nil {
+		return err
+	}
+	return r.reportStage(ctx)
 }
 
 // fail records a failure confined to one input.
@@ -281,9 +306,15 @@ func (r *runner) forEach(ctx context.Context, fn func(*item)) {
 }
 
 // forEachOf runs fn over those of items not failed so far on cfg.Workers
-// goroutines, in order, streaming: at most Workers items are in flight. It
-// stops submitting when ctx is cancelled; items already started finish.
+// goroutines, in order, streaming: at most Workers items are in flight,
+// holding together at most cfg.MaxPixels pixels (an image alone may hold
+// them all: a 50 MP photo is processed alone, two 24 MP ones together), so
+// that memory is bounded whatever the images (see pixelBudget). It stops
+// submitting when ctx is cancelled; items already started finish.
 func (r *runner) forEachOf(ctx context.Context, items []*item, fn func(int, *item)) {
+	if r.budget == nil {
+		r.budget = newPixelBudget(int64(r.cfg.MaxPixels))
+	}
 	p := pool.New().WithMaxGoroutines(r.cfg.Workers)
 	for i, it := range items {
 		if ctx.Err() != nil {
@@ -292,9 +323,80 @@ func (r *runner) forEachOf(ctx context.Context, items []*item, fn func(int, *ite
 		if it.failed {
 			continue
 		}
-		p.Go(func() { fn(i, it) })
+		if it.pixels == 0 {
+			it.pixels = headerPixels(it.file.Path)
+		}
+		w := r.budget.acquire(ctx, it.pixels)
+		if ctx.Err() != nil {
+			r.budget.release(w)
+			break
+		}
+		p.Go(func() {
+			defer r.budget.release(w)
+			fn(i, it)
+		})
 	}
 	p.Wait()
+}
+
+// pixelBudget is a weighted semaphore over the pixels of the images being
+// processed. The per-image stages use a bounded number of bytes per pixel
+// (about 28 in the superpixel stage, the largest), so bounding the pixels
+// in flight bounds the memory of a run, whatever mix of images and
+// --workers it has.
+type pixelBudget struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	cap  int64
+	used int64
+}
+
+func newPixelBudget(capacity int64) *pixelBudget {
+	b := &pixelBudget{cap: max(capacity, 1)}
+	b.cond = sync.NewCond(&b.mu)
+	return b
+}
+
+// acquire waits until px pixels (at most the capacity: an image above it
+// runs alone) fit in the budget, and returns the weight to release. It
+// gives up waiting when ctx is done.
+func (b *pixelBudget) acquire(ctx context.Context, px int64) int64 {
+	w := min(max(px, 1), b.cap)
+	stop := context.AfterFunc(ctx, func() {
+		b.mu.Lock()
+		b.cond.Broadcast()
+		b.mu.Unlock()
+	})
+	defer stop()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for b.used > 0 && b.used+w > b.cap && ctx.Err() == nil {
+		b.cond.Wait()
+	}
+	b.used += w
+	return w
+}
+
+func (b *pixelBudget) release(w int64) {
+	b.mu.Lock()
+	b.used -= w
+	b.mu.Unlock()
+	b.cond.Broadcast()
+}
+
+// headerPixels returns width x height from an image file's header, or -1
+// when it cannot be read (the stage then reports why).
+func headerPixels(path string) int64 {
+	f, err := os.Open(path)
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	cfg, _, err := DecodeImageConfig(bufio.NewReader(f))
+	if err != nil {
+		return -1
+	}
+	return int64(cfg.Width) * int64(cfg.Height)
 }
 
 // okItems returns the items that have not failed, in input order.
@@ -312,17 +414,56 @@ func imageExtList() string { return strings.Join(imageExts, " ") }
 
 var errNoOK = errors.New("no image made it through the earlier stages (see errors.json)")
 
-// addInputs lists the images of dir as the run's items; unreadable entries
-// (broken links, name collisions) become failures of the "input" stage.
-// A folder without a single image is an error.
-func (r *runner) addInputs(dir string) error {
+// sameCauseHint says what to do when every failure has the same cause
+// (typically: the folder holds no image we can read), or "" when the
+// causes differ.
+func sameCauseHint(fails []*FileError) string {
+	if len(fails) == 0 {
+		return ""
+	}
+	causes := []struct {
+		err  error
+		hint string
+	}{
+		{ErrFormat, "none of the files is an image we read (JPEG, PNG, GIF, BMP, TIFF, WebP): is IN_DIR the right folder?"},
+		{ErrTooLarge, "every image is above --max-pixels: raise it (memory grows about 28 bytes per pixel)"},
+		{ErrEmpty, "every file is empty: was the copy or download of the dataset finished?"},
+		{ErrCorrupt, "every image is corrupt or truncated: was the copy or download of the dataset finished?"},
+		{fs.ErrPermission, "no file can be read: check the permissions of IN_DIR and its files"},
+		{fs.ErrNotExist, "no file can be opened: are they broken symbolic links, or is IN_DIR changing?"},
+		{ErrSymlinkLoop, "every entry is a symbolic link loop"},
+	}
+	for _, c := range causes {
+		all := true
+		for _, f := range fails {
+			if !errors.Is(f.Err, c.err) {
+				all = false
+				break
+			}
+		}
+		if all {
+			return "every input failed for the same reason: " + c.hint
+		}
+	}
+	return ""
+}
+
+// listInputs lists the images of dir; a folder without a single image is
+// an error.
+func listInputs(dir string) ([]ImageFile, error) {
 	files, err := ListImages(dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(files) == 0 {
-		return fmt.Errorf("no images in %s (looked for %s)", dir, imageExtList())
+		return nil, fmt.Errorf("no images in %s (looked for %s)", dir, imageExtList())
 	}
+	return files, nil
+}
+
+// addInputs makes files the run's items; unreadable entries (loops, name
+// collisions) become failures of the "input" stage.
+func (r *runner) addInputs(files []ImageFile) {
 	for _, f := range files {
 		if f.Err != nil {
 			r.fail(&FileError{Path: f.Path, Stage: "input", Err: f.Err})
@@ -331,5 +472,4 @@ func (r *runner) addInputs(dir string) error {
 		r.items = append(r.items, &item{file: f})
 	}
 	r.sum.Images = len(files)
-	return nil
 }

@@ -205,6 +205,7 @@ func (r *runner) learnedFeatures(ctx context.Context) error {
 	patch := r.cfg.encoderParams().Patch
 	var c counter
 	bar := r.prog.stage(StageFeatures, len(r.items))
+	start := time.Now()
 	r.forEach(ctx, func(it *item) {
 		t0 := time.Now()
 		defer func() { c.busy.Add(int64(time.Since(t0))) }()
@@ -241,7 +242,7 @@ func (r *runner) learnedFeatures(ctx context.Context) error {
 	})
 	bar.done()
 	st := r.sum.stageStats(StageFeatures)
-	c.into(st)
+	c.into(st, time.Since(start))
 	st.Items = len(r.items)
 	return r.cache.flush()
 }

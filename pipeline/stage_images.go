@@ -66,6 +66,7 @@ func (r *runner) perImage(ctx context.Context) error {
 	}
 	spParams, ftParams := r.cfg.superpixelParams(), r.cfg.featureParams()
 	fs := r.cfg.featureSettings()
+	t0 := time.Now()
 	r.forEach(ctx, func(it *item) {
 		err := r.imageStages(it, spParams, ftParams, fs, doFeat, &sp, &ft, spBar, ftBar)
 		if err != nil {
@@ -78,9 +79,14 @@ func (r *runner) perImage(ctx context.Context) error {
 	if err := r.cache.flush(); err != nil {
 		return err
 	}
-	sp.into(r.sum.stageStats(StageSuperpixels))
+	wall := time.Since(t0)
+	spShare := 1.0
+	if b := sp.busy.Load() + ft.busy.Load(); doFeat && b > 0 {
+		spShare = float64(sp.busy.Load()) / float64(b)
+	}
+	sp.into(r.sum.stageStats(StageSuperpixels), time.Duration(float64(wall)*spShare))
 	if doFeat {
-		ft.into(r.sum.stageStats(StageFeatures))
+		ft.into(r.sum.stageStats(StageFeatures), time.Duration(float64(wall)*(1-spShare)))
 	}
 	r.sum.stageStats(StageSuperpixels).Items = len(r.items)
 	if doFeat {

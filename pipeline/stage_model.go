@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path"
+	"path/filepath"
 	"time"
 
 	"gonum.org/v1/gonum/mat"
@@ -74,7 +75,7 @@ func (r *runner) clusterStage(ctx context.Context, st *StageStats) error {
 		st.Cached = 1
 		r.sum.Concepts = extraInt(m.Extra, "k")
 		st.Note = "model reused"
-		return nil
+		return r.conceptsAndLegend(r.sum.Concepts)
 	}
 	// Say why it refits: a first fit, changed parameters, or changed images.
 	if old, err := r.cache.readManifest(StageCluster, modelItem); err == nil {
@@ -88,6 +89,15 @@ func (r *runner) clusterStage(ctx context.Context, st *StageStats) error {
 		st.Note = "first fit"
 	}
 	r.log.Info("cluster: "+st.Note, "images", len(items))
+	if st.Note != "first fit" {
+		// What was computed from the old concepts names concepts that
+		// are about to change: remove it rather than leave it looking
+		// current (a stage that runs later recomputes it).
+		if err := r.removeStale(); err != nil {
+			return err
+		}
+		st.Note += "; outputs of the old concepts removed"
+	}
 
 	x, err := r.loadFeatures(ctx, items)
 	if err != nil {
@@ -125,7 +135,10 @@ func (r *runner) clusterStage(ctx context.Context, st *StageStats) error {
 		r.log.Info("cluster: BIC curve", "k", ks.K, "bic", ks.BIC, "log_lik", ks.LogLik, "converged", ks.Converged, "ok", ks.OK)
 	}
 	if r.cfg.Concepts == "auto" {
-		st.Note += fmt.Sprintf("; K=%d chosen by BIC over %d..%d (curve in model/gmm.json)", g.K(), kmin, kmax)
+		st.Note += "; " + autoKNote(g.K(), kmin, kmax)
+		if g.K() == kmin || g.K() == kmax {
+			r.log.Warn("cluster: " + autoKNote(g.K(), kmin, kmax))
+		}
 	}
 	if info.Sampled {
 		r.log.Info("cluster: fitted on a sample", "rows", info.Rows, "fit_rows", info.FitRows)
@@ -147,16 +160,45 @@ func (r *runner) clusterStage(ctx context.Context, st *StageStats) error {
 	if err != nil {
 		return err
 	}
-	lrec, err := r.cache.writeOutputSync(legendFile, func(w io.Writer) error { return png.Encode(w, pseudolabel.Legend(g.K(), nil)) })
+	r.sum.Concepts = g.K()
+	st.Computed = 1
+	if err := r.cache.commit(&manifest{Key: r.clusterKey, Stage: StageCluster, Item: modelItem,
+		Outputs: []outputRecord{nrec, grec},
+		Extra: map[string]any{"k": g.K(), "images": len(items), "rows": info.Rows, "fit_rows": info.FitRows,
+			"iterations": info.Iterations, "converged": info.Converged, "lower_bound": info.LowerBound}}); err != nil {
+		return err
+	}
+	return r.conceptsAndLegend(g.K())
+}
+
+// conceptsAndLegend makes concepts.json describe the k concepts of the
+// current mixture (keeping the user's names) and draws model/legend.png
+// from it. The legend is a view of concepts.json, not part of the model's
+// cache record: it is redrawn whenever the names change.
+func (r *runner) conceptsAndLegend(k int) error {
+	if err := r.ensureConcepts(k, r.clusterKey); err != nil {
+		return fmt.Errorf("concepts: %w", err)
+	}
+	cs, err := ReadConcepts(r.cache.out, k)
 	if err != nil {
 		return err
 	}
-	r.sum.Concepts = g.K()
-	st.Computed = 1
-	return r.cache.commit(&manifest{Key: r.clusterKey, Stage: StageCluster, Item: modelItem,
-		Outputs: []outputRecord{nrec, grec, lrec},
-		Extra: map[string]any{"k": g.K(), "images": len(items), "rows": info.Rows, "fit_rows": info.FitRows,
-			"iterations": info.Iterations, "converged": info.Converged, "lower_bound": info.LowerBound}})
+	r.concepts = cs
+	return writeLegend(r.cache.out, cs)
+}
+
+// writeLegend draws the legend of cs into out/model/legend.png, unless it
+// is there already with these names.
+func writeLegend(out string, cs []Concept) error {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, pseudolabel.DrawLegend(legendKeys(cs, nil), 0)); err != nil {
+		return err
+	}
+	p := filepath.Join(out, filepath.FromSlash(legendFile))
+	if old, err := os.ReadFile(p); err == nil && bytes.Equal(old, buf.Bytes()) {
+		return nil
+	}
+	return WriteFileAtomic(p, func(w io.Writer) error { _, err := w.Write(buf.Bytes()); return err })
 }
 
 // columnWeights returns the weights of the standardised feature columns:
@@ -306,11 +348,12 @@ func (r *runner) pseudolabelStage(ctx context.Context) error {
 		}
 	}
 	var c counter
+	start := time.Now()
 	r.forEachOf(ctx, todo, func(_ int, it *item) {
 		t0 := time.Now()
 		r.finish(&c, bar, StagePseudolabels, it, t0, r.pseudolabel(it, m, it.plKey, pp))
 	})
-	c.into(st)
+	c.into(st, time.Since(start))
 	return r.cache.flush()
 }
 
@@ -366,4 +409,37 @@ func (r *runner) pseudolabel(it *item, m *model, k string, pp pseudolabelParams)
 	}
 	recs = append(recs, rec)
 	return r.cache.commitLater(&manifest{Key: k, Stage: StagePseudolabels, Item: it.file.Rel, Outputs: recs})
+}
+
+// staleAfterRefit are the outputs (and their cache records) computed from
+// the concepts: a refit of the mixture makes them stale.
+var staleAfterRefit = []string{"pseudolabels", "masks", "overlays", segnetFile, "report", "report.html"}
+
+// removeStale removes everything computed from the previous concepts.
+func (r *runner) removeStale() error {
+	for _, p := range staleAfterRefit {
+		if err := os.RemoveAll(r.outPath(p)); err != nil {
+			return fmt.Errorf("remove stale %s: %w", p, err)
+		}
+	}
+	for _, st := range []string{StagePseudolabels, StageTrain, StageMasks, StageOverlays, "train"} {
+		if err := os.RemoveAll(filepath.Join(r.cache.dir, st)); err != nil {
+			return fmt.Errorf("remove stale cache records: %w", err)
+		}
+	}
+	r.log.Warn("cluster: concepts refitted; removed the pseudo-labels, network, masks and overlays of the old concepts")
+	return nil
+}
+
+// autoKNote says which K the BIC chose, and when it is at the edge of the
+// range tried, that the best K may lie beyond it.
+func autoKNote(k, kmin, kmax int) string {
+	s := fmt.Sprintf("K=%d chosen by BIC over %d..%d (curve in model/gmm.json)", k, kmin, kmax)
+	switch {
+	case k == kmax && kmax < 255:
+		s += fmt.Sprintf("; K is the largest tried, a larger one may fit better: try --concepts-max %d", min(255, 2*kmax))
+	case k == kmin && kmin > 1:
+		s += fmt.Sprintf("; K is the smallest tried, a smaller one may fit better: try --concepts-min %d", max(1, kmin/2))
+	}
+	return s
 }

@@ -23,8 +23,9 @@ const (
 	segnetFile = "model/segnet.safetensors"
 	trainItem  = "segnet"
 	// Metadata keys we add to segnet files.
-	metaKey    = "segdiscover.key"    // the train key a checkpoint belongs to
-	metaFormat = "segdiscover.format" // "segnet"
+	metaKey     = "segdiscover.key"     // the train key a checkpoint belongs to
+	metaFormat  = "segdiscover.format"  // "segnet"
+	metaCluster = "segdiscover.cluster" // the cluster key of the concepts it was trained on
 )
 
 // trainParams are the parameters that enter the train key.
@@ -121,6 +122,7 @@ func (r *runner) trainStage(ctx context.Context, st *StageStats) error {
 		}
 	}
 	r.log.Info("train: "+segnet.Backend(), "images", len(samples), "epochs_done", tr.EpochsDone())
+	every := throttle{interval: r.logInterval()}
 	for !tr.Done() {
 		es, err := tr.Epoch(ctx)
 		if err != nil {
@@ -133,14 +135,19 @@ func (r *runner) trainStage(ctx context.Context, st *StageStats) error {
 		}); err != nil {
 			return err
 		}
-		r.log.Info("train: epoch", "epoch", es.Epoch, "loss", es.Loss, "seconds", es.Seconds)
+		// A line every 10 s at most (the last epoch's always), with the
+		// figures rounded: this is read by people, not parsed.
+		if every.ok(time.Now()) || tr.Done() {
+			r.log.Info("train: epoch", "epoch", es.Epoch, "of", tp.Epochs, "loss", roundSig(es.Loss, 4),
+				"seconds", roundSig(es.Seconds, 3))
+		}
 	}
 	net := tr.Net()
 	text, err := net.Arch().MarshalText()
 	if err != nil {
 		return err
 	}
-	meta := map[string]string{"segnet.arch": string(text), metaFormat: "segnet", metaKey: r.trainKey,
+	meta := map[string]string{"segnet.arch": string(text), metaFormat: "segnet", metaKey: r.trainKey, metaCluster: r.clusterKey,
 		"segnet.backend": segnet.Backend(), "segnet.epochs": strconv.Itoa(tr.EpochsDone())}
 	rec, err := r.cache.writeOutputSync(segnetFile, func(w io.Writer) error {
 		return EncodeSafetensors(w, segnetTensors(net.StateDict()), meta)
@@ -154,6 +161,14 @@ func (r *runner) trainStage(ctx context.Context, st *StageStats) error {
 	}
 	os.Remove(r.checkpointPath())
 	return nil
+}
+
+// logInterval is the least time between two progress log lines.
+func (r *runner) logInterval() time.Duration {
+	if r.o.LogInterval > 0 {
+		return r.o.LogInterval
+	}
+	return 10 * time.Second
 }
 
 // modelConcepts reads K from the cluster stage's manifest.
@@ -365,6 +380,7 @@ func (r *runner) maskStage(ctx context.Context) error {
 	}
 	r.log.Info("masks: "+segnet.Backend(), "workers", r.cfg.Workers)
 	var c counter
+	start := time.Now()
 	r.forEachOf(ctx, todo, func(_ int, it *item) {
 		t0 := time.Now()
 		n := <-nets
@@ -372,7 +388,7 @@ func (r *runner) maskStage(ctx context.Context) error {
 		nets <- n
 		r.finish(&c, bar, StageMasks, it, t0, err)
 	})
-	c.into(st)
+	c.into(st, time.Since(start))
 	return r.cache.flush()
 }
 

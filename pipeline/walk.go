@@ -1,13 +1,17 @@
 package pipeline
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // imageExts are the file extensions (lower case) ListImages picks up.
@@ -21,17 +25,19 @@ func IsImageName(name string) bool {
 
 // Errors set on ImageFile.Err for entries that are listed but not processed.
 var (
-	ErrSymlinkOutside = errors.New("symbolic link points outside the input folder; not followed")
-	ErrSymlinkLoop    = errors.New("symbolic link forms a loop; not followed")
-	ErrNameCollision  = errors.New("output name collides with another image (same path, other extension)")
+	ErrSymlinkLoop   = errors.New("symbolic link forms a loop; not followed")
+	ErrNameCollision = errors.New("output name collides with another image")
 )
 
 // ImageFile is one input image found by ListImages.
 type ImageFile struct {
 	// Path is the file's path: root joined with its path under root.
 	Path string
-	// Rel is the slash-separated path under root without the extension:
-	// the name every output of this image is stored under.
+	// Rel is the name every output of this image is stored under: the
+	// slash-separated path under root without the extension, with the
+	// extension kept when another image has the same stem (a.jpg, a.png:
+	// "a.jpg", "a.png"), and a file name longer than maxStem bytes cut
+	// (see shortName).
 	Rel string
 	// Err, if not nil, says why this entry is not to be processed (a
 	// symbolic link leading out of the tree, a loop, a name collision).
@@ -41,11 +47,13 @@ type ImageFile struct {
 // ListImages walks root recursively and returns its image files (by
 // extension, case-insensitive) in a deterministic order: entries of a
 // folder sorted by name, depth first. Hidden files and folders (leading
-// dot) are skipped. Symbolic links are followed only when they resolve to a
-// place inside root and do not lead back into a folder being walked; other
-// links are returned with Err set, as are images whose Rel collides with an
-// earlier one (a.jpg and a.png). The error is for root itself being
-// unreadable; unreadable sub-folders are returned as entries with Err set.
+// dot) are skipped. Symbolic links are followed, wherever they lead (users
+// build subsets of a dataset with ln -s), except a link to a folder being
+// walked, which would loop: it is returned with Err set. Images with the
+// same stem keep their extension in Rel; one whose Rel still collides
+// with an earlier one's (a.jpg beside a.jpg.png) has Err set. The error is
+// for root itself being unreadable; unreadable sub-folders are returned as
+// entries with Err set.
 func ListImages(root string) ([]ImageFile, error) {
 	realRoot, err := filepath.EvalSymlinks(root)
 	if err != nil {
@@ -60,15 +68,65 @@ func ListImages(root string) ([]ImageFile, error) {
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("input folder %s: not a directory", root)
 	}
-	w := walker{root: root, realRoot: realRoot, seen: map[string]int{}, active: map[string]bool{}}
+	w := walker{root: root, realRoot: realRoot, active: map[string]bool{}}
 	w.walk(realRoot, "")
-	return w.out, nil
+	return nameOutputs(w.out), nil
+}
+
+// maxStem is the longest file name (in bytes) an output keeps from its
+// input: file systems allow 255 bytes, and outputs append up to 16
+// (".conf.png", a manifest's ".json", a temporary file's prefix).
+const maxStem = 200
+
+// shortName returns name if it has at most maxStem bytes, else its first
+// bytes (cut at a character boundary) followed by "~" and 8 hex digits of
+// the SHA-256 of the whole name, so that long names stay distinct.
+func shortName(name string) string {
+	if len(name) <= maxStem {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	cut := maxStem - 9
+	for cut > 0 && !utf8.RuneStart(name[cut]) {
+		cut--
+	}
+	return name[:cut] + "~" + hex.EncodeToString(sum[:4])
+}
+
+// nameOutputs sets the Rel of every listed image: its stem, or its name
+// with the extension when several images share the stem, each file name
+// shortened by shortName. A Rel already taken is a collision.
+func nameOutputs(files []ImageFile) []ImageFile {
+	stems := map[string]int{}
+	for _, f := range files {
+		if f.Err == nil {
+			stems[f.Rel]++
+		}
+	}
+	taken := map[string]string{}
+	for i := range files {
+		f := &files[i]
+		if f.Err != nil {
+			continue
+		}
+		rel := f.Rel
+		if stems[rel] > 1 {
+			rel += filepath.Ext(f.Path)
+		}
+		dir, name := path.Split(rel)
+		f.Rel = dir + shortName(name)
+		if prev, dup := taken[f.Rel]; dup {
+			f.Err = fmt.Errorf("%w %s: both would be stored as %q", ErrNameCollision, prev, f.Rel)
+			continue
+		}
+		taken[f.Rel] = f.Path
+	}
+	return files
 }
 
 type walker struct {
 	root, realRoot string
 	out            []ImageFile
-	seen           map[string]int // Rel -> index in out
 	active         map[string]bool
 }
 
@@ -90,19 +148,15 @@ func (w *walker) walk(realDir, relDir string) {
 		if relDir != "" {
 			rel = relDir + "/" + name
 		}
-		path := filepath.Join(w.root, filepath.FromSlash(rel))
+		p := filepath.Join(w.root, filepath.FromSlash(rel))
 		real := filepath.Join(realDir, name)
 		mode := e.Type()
 		if mode&fs.ModeSymlink != 0 {
 			target, err := filepath.EvalSymlinks(real)
 			if err != nil {
 				if IsImageName(name) {
-					w.out = append(w.out, ImageFile{Path: path, Rel: trimExt(rel), Err: err})
+					w.out = append(w.out, ImageFile{Path: p, Rel: trimExt(rel), Err: err})
 				}
-				continue
-			}
-			if !within(w.realRoot, target) {
-				w.out = append(w.out, ImageFile{Path: path, Rel: trimExt(rel), Err: ErrSymlinkOutside})
 				continue
 			}
 			fi, err := os.Stat(target)
@@ -113,7 +167,7 @@ func (w *walker) walk(realDir, relDir string) {
 				// A link to a folder being walked, or to one that holds the
 				// current folder, would lead back here.
 				if w.active[target] || within(target, realDir) {
-					w.out = append(w.out, ImageFile{Path: path, Rel: rel, Err: ErrSymlinkLoop})
+					w.out = append(w.out, ImageFile{Path: p, Rel: rel, Err: ErrSymlinkLoop})
 					continue
 				}
 				w.walk(target, rel)
@@ -125,13 +179,7 @@ func (w *walker) walk(realDir, relDir string) {
 		case mode.IsDir():
 			w.walk(real, rel)
 		case mode.IsRegular() && IsImageName(name):
-			f := ImageFile{Path: path, Rel: trimExt(rel)}
-			if i, dup := w.seen[f.Rel]; dup {
-				f.Err = fmt.Errorf("%w: %s", ErrNameCollision, w.out[i].Path)
-			} else {
-				w.seen[f.Rel] = len(w.out)
-			}
-			w.out = append(w.out, f)
+			w.out = append(w.out, ImageFile{Path: p, Rel: trimExt(rel)})
 		}
 	}
 }

@@ -100,17 +100,39 @@ func (n *Net) Predict(img *image.NRGBA) (*image.Paletted, *image.Gray) {
 	return m[0], c[0]
 }
 
+// MaxInputFactor bounds the network input Predict uses: each side is at
+// most MaxInputFactor times the training crop's side (Arch.Input), so an
+// image of extreme aspect ratio (1 x 5000) is squeezed along its long side
+// instead of becoming an input of 120 x 600000. With Arch.Input zero, the
+// input is at most MaxInputPixels pixels (aspect kept). Either way the
+// network's memory per image is bounded whatever the image; the logits are
+// resized back to the image's own size.
+const (
+	MaxInputFactor = 4
+	MaxInputPixels = 1 << 20
+)
+
 // InputSize returns the network input size Predict uses for an image of
 // h x w: scaled by max(Input[0]/h, Input[1]/w) so that it just covers the
-// training crop, as training's random scaled crop does at zoom 1; h x w
-// itself if Arch.Input is zero.
+// training crop, as training's random scaled crop does at zoom 1, each side
+// then capped at MaxInputFactor times the crop's; h x w itself (scaled down
+// to MaxInputPixels if larger) if Arch.Input is zero.
 func (n *Net) InputSize(h, w int) (int, int) {
 	in := n.arch.Input
-	if in[0] == 0 || h <= 0 || w <= 0 {
+	if h <= 0 || w <= 0 {
+		return h, w
+	}
+	if in[0] == 0 {
+		if a := float64(h) * float64(w); a > MaxInputPixels {
+			z := math.Sqrt(MaxInputPixels / a)
+			return max(1, int(float64(h)*z)), max(1, int(float64(w)*z))
+		}
 		return h, w
 	}
 	z := max(float64(in[0])/float64(h), float64(in[1])/float64(w))
-	return max(1, int(math.Round(float64(h)*z))), max(1, int(math.Round(float64(w)*z)))
+	ih := min(MaxInputFactor*in[0], max(1, int(math.Round(float64(h)*z))))
+	iw := min(MaxInputFactor*in[1], max(1, int(math.Round(float64(w)*z))))
+	return ih, iw
 }
 
 // PredictBatch is Predict for images of the same size, run as one batch of

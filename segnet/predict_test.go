@@ -110,6 +110,8 @@ func TestInputSize(t *testing.T) {
 		{240, 320, 120, 160}, {120, 160, 120, 160}, {60, 80, 120, 160},
 		{320, 240, 213, 160}, // portrait: covers 120x160, keeps the aspect ratio
 		{3000, 4000, 120, 160}, {100, 400, 120, 480},
+		// Extreme aspect ratios: each side capped at 4x the crop's.
+		{1, 5000, 120, 640}, {5000, 1, 480, 160}, {10, 4000, 120, 640}, {200, 100000, 120, 640},
 	} {
 		if h, w := n.InputSize(tc.h, tc.w); h != tc.wh || w != tc.ww {
 			t.Errorf("InputSize(%d, %d) = %d, %d; want %d, %d", tc.h, tc.w, h, w, tc.wh, tc.ww)
@@ -117,6 +119,29 @@ func TestInputSize(t *testing.T) {
 	}
 	if h, w := New(Arch{Classes: 2}, rand.NewPCG(1, 1)).InputSize(33, 44); h != 33 || w != 44 {
 		t.Errorf("no Input: %d, %d", h, w)
+	}
+	if h, w := New(Arch{Classes: 2}, rand.NewPCG(1, 1)).InputSize(4000, 6000); h*w > MaxInputPixels || h < 800 {
+		t.Errorf("no Input, 24 MP: %d, %d", h, w)
+	}
+}
+
+// A 1 x 5000 image once made Predict allocate blocks of gigabytes (an
+// input of 120 x 600000): the network's buffers must stay those of a
+// bounded input whatever the aspect ratio.
+func TestPredictExtremeAspectBounded(t *testing.T) {
+	n := New(Arch{Classes: 3, Input: [2]int{120, 160}}, rand.NewPCG(5, 5))
+	for _, sz := range [][2]int{{1, 5000}, {5000, 1}, {3, 20000}} {
+		img := image.NewNRGBA(image.Rect(0, 0, sz[1], sz[0]))
+		for i := range img.Pix {
+			img.Pix[i] = uint8(i * 7)
+		}
+		m, c := n.Predict(img)
+		if m.Rect != img.Rect || c.Rect != img.Rect {
+			t.Fatalf("%v: mask %v conf %v", sz, m.Rect, c.Rect)
+		}
+		if got, limit := len(n.input), 3*MaxInputFactor*120*MaxInputFactor*160; got > limit {
+			t.Errorf("%v: network input of %d floats, above %d", sz, got, limit)
+		}
 	}
 }
 

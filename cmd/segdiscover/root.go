@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -91,12 +92,14 @@ Exit codes: 0 success, 1 failure, 2 usage error, 3 some inputs failed
 			if gopts.LogFormat != "text" && gopts.LogFormat != "json" {
 				return usagef("--log-format must be text or json, not %q", gopts.LogFormat)
 			}
-			return nil
+			return checkFlagValues(cmd.Flags())
 		},
 	}
+	root.Version = versionString()
+	root.SetVersionTemplate("segdiscover {{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{flagError(c, err)} })
 	gopts.AddFlags(root.PersistentFlags())
 	root.AddCommand(
 		newVersionCommand(gopts),
@@ -108,6 +111,8 @@ Exit codes: 0 success, 1 failure, 2 usage error, 3 some inputs failed
 		newPseudolabelCommand(gopts),
 		newTrainCommand(gopts),
 		newPredictCommand(gopts),
+		newReportCommand(gopts),
+		newExportCommand(gopts),
 	)
 	return root
 }
@@ -116,16 +121,55 @@ Exit codes: 0 success, 1 failure, 2 usage error, 3 some inputs failed
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRootCommand(stdout, stderr)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	code := exitCode(ctx, err)
-	if err != nil {
+	switch {
+	case err == nil:
+	case code == exitInterrupted:
+		// The summary said what was kept; "context canceled" says nothing.
+		fmt.Fprintln(stderr, "segdiscover: interrupted; completed work is kept, run the same command again to resume")
+	default:
 		fmt.Fprintf(stderr, "segdiscover: %v\n", err)
 		if code == exitUsage {
-			fmt.Fprintln(stderr, "Run 'segdiscover --help' for usage.")
+			path := "segdiscover"
+			if cmd != nil {
+				path = cmd.CommandPath()
+			}
+			fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", path)
 		}
 	}
 	return code
 }
+
+// flagError rewrites pflag's parse errors in the user's words:
+// `invalid argument "x" for "-k, --concepts" flag: strconv.ParseInt: ...`
+// becomes `--concepts: "x" is not a whole number`.
+func flagError(c *cobra.Command, err error) error {
+	m := badFlagValue.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	name := m[2]
+	if i := strings.LastIndex(name, "--"); i >= 0 {
+		name = name[i+2:]
+	}
+	want := "a valid value"
+	if f := c.Flags().Lookup(name); f != nil {
+		switch f.Value.Type() {
+		case "int", "int64":
+			want = "a whole number"
+		case "uint64":
+			want = "a whole number, 0 or more"
+		case "float64":
+			want = "a number"
+		case "bool":
+			want = "true or false"
+		}
+	}
+	return fmt.Errorf("--%s: %q is not %s", name, m[1], want)
+}
+
+var badFlagValue = regexp.MustCompile(`^invalid argument "(.*)" for "(.*)" flag: `)
 
 func exitCode(ctx context.Context, err error) int {
 	var partial *pipeline.PartialError

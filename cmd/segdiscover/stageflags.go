@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
@@ -21,7 +24,7 @@ var defaults = pipeline.Config{}.Defaults()
 
 func addControlFlags(f *pflag.FlagSet, c *pipeline.Config) {
 	f.IntVarP(&c.Workers, "workers", "w", 0, "images processed at once (default: the number of CPUs)")
-	f.IntVar(&c.MaxPixels, "max-pixels", defaults.MaxPixels, "refuse images with more pixels than this, from their header")
+	f.IntVar(&c.MaxPixels, "max-pixels", defaults.MaxPixels, "refuse images with more pixels than this, from their header; also the most pixels processed at once over all workers (bounds memory: about 28 bytes per pixel)")
 }
 
 func addSuperpixelFlags(f *pflag.FlagSet, c *pipeline.Config) {
@@ -55,6 +58,7 @@ func addClusterFlags(f *pflag.FlagSet, c *pipeline.Config) {
 
 func addPseudolabelFlags(f *pflag.FlagSet, c *pipeline.Config) {
 	f.Float64Var(&c.MinConfidence, "min-confidence", 0, "pixels whose concept posterior is below this are left unassigned (255)")
+	f.BoolVar(&c.OverlayBoundaries, "overlay-boundaries", false, "draw the superpixel boundaries (thin, white) on the overlays")
 }
 
 func addTrainFlags(f *pflag.FlagSet, c *pipeline.Config) {
@@ -87,10 +91,56 @@ func overlay(f *pflag.FlagSet, base pipeline.Config, bind ...func(*pflag.FlagSet
 	return c, err
 }
 
+// positiveFlags are the numeric flags for which 0 is not a value (in a
+// config file, 0 or an absent key means the default; on the command line
+// it is a mistake).
+var positiveFlags = []string{"segments", "compactness", "iterations", "hidden", "patch-size", "patch-sample",
+	"encoder-epochs", "concepts-min", "concepts-max", "max-samples", "n-init", "max-pixels"}
+
+// checkFlagValues rejects numeric flags given a value they cannot take:
+// negative for any, 0 for positiveFlags.
+func checkFlagValues(f *pflag.FlagSet) error {
+	var err error
+	f.Visit(func(fl *pflag.Flag) {
+		if err != nil {
+			return
+		}
+		switch fl.Value.Type() {
+		case "int", "int64", "float64":
+		default:
+			return
+		}
+		v, perr := strconv.ParseFloat(fl.Value.String(), 64)
+		if perr != nil || fl.Name == "ignore" { // eval --ignore -1: none
+			return
+		}
+		switch {
+		case v < 0:
+			err = usagef("--%s: must not be negative, have %s", fl.Name, fl.Value.String())
+		case v == 0 && slices.Contains(positiveFlags, fl.Name):
+			err = usagef("--%s: must be above 0 (leave it out for the default, %s)", fl.Name, fl.DefValue)
+		}
+	})
+	return err
+}
+
+// settingError names the setting an error of pipeline.Config.Validate is
+// about as the flag the user typed ("segments: ..." -> "--segments: ...").
+func settingError(err error) error {
+	msg := err.Error()
+	if i := strings.Index(msg, ":"); i > 0 && !strings.ContainsAny(msg[:i], " \"") {
+		return usagef("--%s", msg)
+	}
+	return usageError{err}
+}
+
 // runPipeline runs the pipeline engine and prints its summary.
 func runPipeline(ctx context.Context, gopts *globalOptions, in, out string, cfg pipeline.Config) error {
+	if err := cfg.CheckValues(); err != nil {
+		return settingError(err)
+	}
 	if err := cfg.Defaults().Validate(); err != nil {
-		return usageError{err}
+		return settingError(err)
 	}
 	mode := progressMode(gopts)
 	o := pipeline.Options{InDir: in, OutDir: out, Config: cfg, Logger: runLogger(gopts, mode), Progress: mode, ProgressOut: gopts.stderr}

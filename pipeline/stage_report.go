@@ -1,0 +1,411 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/disintegration/imaging"
+
+	"github.com/segdiscover/segdiscover/pipeline/htmlreport"
+)
+
+// The report: OUT_DIR/report.html and its pictures under OUT_DIR/report/.
+const (
+	reportFile = "report.html"
+	reportDir  = "report"
+	// Bounds that keep the page the same size whatever the run.
+	reportCrops     = 8  // most confident superpixel crops per concept
+	reportDominant  = 6  // images where a concept dominates, per concept
+	reportSample    = 24 // overlays shown for the run
+	reportFailures  = 200
+	reportThumb     = 240 // longest side of an overlay thumbnail, px
+	reportCropThumb = 96  // longest side of a crop, px
+	// A concept counts as present in an image when it covers this share
+	// of its pixels.
+	reportPresent = 0.01
+)
+
+// imageStats is what the report needs from one image's masks.
+type imageStats struct {
+	it     *item
+	pixels int64
+	count  []int64   // pixels per concept id (0..254), of the final mask
+	conf   []float64 // summed confidence (0..1) per concept, of the final mask
+	// best superpixel per concept (pseudo-labels): confidence and box.
+	best []cropCand
+}
+
+type cropCand struct {
+	conf float64
+	box  image.Rectangle
+	it   *item
+	ok   bool
+}
+
+// reportStage computes per-concept statistics over the final masks of
+// every image and writes the report.
+func (r *runner) reportStage(ctx context.Context) error {
+	st := r.sum.stageStats(StageReport)
+	t0 := time.Now()
+	defer func() { st.Seconds = time.Since(t0).Seconds() }()
+	items := r.okItems()
+	st.Items = len(items)
+	k := r.sum.Concepts
+	if k == 0 {
+		k = r.modelConcepts()
+	}
+	if k == 0 || len(items) == 0 {
+		return nil
+	}
+	if r.concepts == nil {
+		cs, err := ReadConcepts(r.cache.out, k)
+		if err != nil {
+			return err
+		}
+		r.concepts = cs
+	}
+	trained := items[0].maskKey != ""
+	var mu sync.Mutex
+	var all []*imageStats
+	bar := r.prog.stage(StageReport, len(items))
+	r.forEachOf(ctx, items, func(_ int, it *item) {
+		s, err := r.imageStats(it, k, trained)
+		bar.add(false)
+		if err != nil {
+			// Not the input's fault: its outputs were written by this run.
+			r.log.Warn("report: left out", "file", it.file.Path, "err", err)
+			return
+		}
+		mu.Lock()
+		all = append(all, s)
+		mu.Unlock()
+	})
+	bar.done()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// Input order, whatever order the workers finished in.
+	order := map[*item]int{}
+	for i, it := range items {
+		order[it] = i
+	}
+	sort.Slice(all, func(a, b int) bool { return order[all[a].it] < order[all[b].it] })
+
+	rep, pics := r.buildReport(all, k, trained)
+	if err := os.RemoveAll(r.outPath(reportDir)); err != nil {
+		return err
+	}
+	if err := r.writeReportPictures(ctx, pics); err != nil {
+		return err
+	}
+	st.Computed = 1
+	return WriteFileAtomic(r.outPath(reportFile), func(w io.Writer) error { return htmlreport.Encode(w, rep) })
+}
+
+func (r *runner) imageStats(it *item, k int, trained bool) (*imageStats, error) {
+	src, conf := pseudolabelPath(it.file.Rel), confidencePath(it.file.Rel)
+	if trained {
+		src, conf = maskPath(it.file.Rel), maskConfPath(it.file.Rel)
+	}
+	m, err := r.readMask(src)
+	if err != nil {
+		return nil, err
+	}
+	c, err := r.readConf(conf)
+	if err != nil {
+		return nil, err
+	}
+	s := &imageStats{it: it, pixels: int64(len(m.Pix)), count: make([]int64, 256), conf: make([]float64, 256)}
+	for i, v := range m.Pix {
+		s.count[v]++
+		s.conf[v] += float64(c.Pix[i]) / 255
+	}
+	// The most confident superpixel of each concept in this image, from
+	// the pseudo-labels (one concept and posterior per superpixel).
+	l, err := r.readLabels(it.file.Rel)
+	if err != nil {
+		return nil, err
+	}
+	pl, err := r.readMask(pseudolabelPath(it.file.Rel))
+	if err != nil {
+		return nil, err
+	}
+	pc, err := r.readConf(confidencePath(it.file.Rel))
+	if err != nil {
+		return nil, err
+	}
+	if len(l.Pix) != len(pl.Pix) || len(pc.Pix) != len(pl.Pix) {
+		return nil, fmt.Errorf("superpixels and pseudo-labels differ in size")
+	}
+	boxes := make([]image.Rectangle, l.N)
+	sizes := make([]int, l.N)
+	for i, id := range l.Pix {
+		x, y := i%l.Width, i/l.Width
+		p := image.Rect(x, y, x+1, y+1)
+		if sizes[id] == 0 {
+			boxes[id] = p
+		} else {
+			boxes[id] = boxes[id].Union(p)
+		}
+		sizes[id]++
+	}
+	first := make([]int, l.N)
+	for i := range first {
+		first[i] = -1
+	}
+	for i, id := range l.Pix {
+		if first[id] < 0 {
+			first[id] = i
+		}
+	}
+	// Superpixels smaller than half the mean size are fragments: a crop of
+	// them shows little.
+	minSize := len(l.Pix) / max(1, l.N) / 2
+	s.best = make([]cropCand, k)
+	for id, i := range first {
+		if i < 0 || sizes[id] < minSize {
+			continue
+		}
+		c := int(pl.Pix[i])
+		if c >= k {
+			continue
+		}
+		v := float64(pc.Pix[i]) / 255
+		if b := &s.best[c]; !b.ok || v > b.conf || (v == b.conf && sizes[id] > b.box.Dx()*b.box.Dy()) {
+			*b = cropCand{conf: v, box: boxes[id], it: it, ok: true}
+		}
+	}
+	return s, nil
+}
+
+func (r *runner) readConf(rel string) (*image.Gray, error) {
+	f, err := os.Open(r.outPath(rel))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	c, err := DecodeConfidence(f, r.cfg.MaxPixels)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", rel, err)
+	}
+	return c, nil
+}
+
+// picture is one file of the report to write: a thumbnail of an overlay
+// (box empty) or a crop of an input image.
+type picture struct {
+	it   *item
+	box  image.Rectangle
+	file string // under OUT_DIR
+}
+
+func thumbName(dir, rel string, box image.Rectangle) string {
+	h := sha256.Sum256(fmt.Appendf(nil, "%s\x00%v", rel, box))
+	return path.Join(reportDir, dir, hex.EncodeToString(h[:8])+".jpg")
+}
+
+// buildReport computes the figures and picks the pictures.
+func (r *runner) buildReport(all []*imageStats, k int, trained bool) (*htmlreport.Report, []picture) {
+	var total int64
+	count := make([]int64, 256)
+	conf := make([]float64, 256)
+	images := make([]int, 256)
+	for _, s := range all {
+		total += s.pixels
+		for c := range 256 {
+			count[c] += s.count[c]
+			conf[c] += s.conf[c]
+			if s.count[c] > 0 && float64(s.count[c]) >= reportPresent*float64(s.pixels) {
+				images[c]++
+			}
+		}
+	}
+	pics := map[string]picture{}
+	overlayPic := func(it *item, caption string) htmlreport.Picture {
+		f := thumbName("thumbs", it.file.Rel, image.Rectangle{})
+		pics[f] = picture{it: it, file: f}
+		return htmlreport.Picture{Src: f, Href: overlayPath(it.file.Rel), Caption: caption}
+	}
+	// The input folder's last two names: "stanford_background/images"
+	// says more than "images".
+	abs, _ := filepath.Abs(r.o.InDir)
+	title := filepath.ToSlash(filepath.Join(filepath.Base(filepath.Dir(abs)), filepath.Base(abs)))
+	rep := &htmlreport.Report{Title: "segdiscover report: " + title, InDir: r.o.InDir, OutDir: r.o.OutDir,
+		Images: r.sum.Images, Failed: len(r.failures), Source: "pseudo-labels (pseudolabels/)"}
+	if trained {
+		rep.Source = "refined masks (masks/)"
+	}
+	for _, c := range r.concepts[:k] {
+		rc := htmlreport.Concept{ID: c.ID, Name: c.Name, Colour: c.Colour, Images: images[c.ID]}
+		if total > 0 {
+			rc.PixelShare = float64(count[c.ID]) / float64(total)
+		}
+		if count[c.ID] > 0 {
+			rc.MeanConf = conf[c.ID] / float64(count[c.ID])
+		}
+		// Crops: the most confident superpixels, one per image.
+		var cands []cropCand
+		for _, s := range all {
+			if b := s.best[c.ID]; b.ok {
+				cands = append(cands, b)
+			}
+		}
+		sort.SliceStable(cands, func(a, b int) bool { return cands[a].conf > cands[b].conf })
+		for _, cd := range cands[:min(reportCrops, len(cands))] {
+			box := padBox(cd.box)
+			f := thumbName("crops", cd.it.file.Rel, box)
+			pics[f] = picture{it: cd.it, box: box, file: f}
+			rc.Crops = append(rc.Crops, htmlreport.Picture{Src: f, Href: overlayPath(cd.it.file.Rel),
+				Caption: fmt.Sprintf("%s, confidence %.2f", cd.it.file.Rel, cd.conf)})
+		}
+		// The images it covers most.
+		dom := slices.Clone(all)
+		share := func(s *imageStats) float64 { return float64(s.count[c.ID]) / float64(max(1, s.pixels)) }
+		sort.SliceStable(dom, func(a, b int) bool { return share(dom[a]) > share(dom[b]) })
+		for _, s := range dom[:min(reportDominant, len(dom))] {
+			if s.count[c.ID] == 0 {
+				break
+			}
+			rc.Dominant = append(rc.Dominant, overlayPic(s.it, fmt.Sprintf("%s %.0f%%", path.Base(s.it.file.Rel), 100*share(s))))
+		}
+		rep.Concepts = append(rep.Concepts, rc)
+	}
+	// An even sample of the run's images.
+	n := min(reportSample, len(all))
+	for i := range n {
+		s := all[i*len(all)/n]
+		rep.Sample = append(rep.Sample, overlayPic(s.it, path.Base(s.it.file.Rel)))
+	}
+	for _, st := range r.sum.Stages {
+		rep.Stages = append(rep.Stages, htmlreport.Stage{Name: st.Name, Ran: st.Ran, Computed: st.Computed, Cached: st.Cached,
+			Failed: st.Failed, Seconds: st.Seconds, Note: st.Note})
+	}
+	var cfg map[string]any
+	if b, err := json.Marshal(r.cfg); err == nil && json.Unmarshal(b, &cfg) == nil {
+		keys := make([]string, 0, len(cfg))
+		for key := range cfg {
+			keys = append(keys, key)
+		}
+		sort.Strings(keys)
+		for _, key := range keys {
+			rep.Config = append(rep.Config, htmlreport.Setting{Key: key, Value: fmt.Sprint(cfg[key])})
+		}
+	}
+	for i, f := range r.failures {
+		if i == reportFailures {
+			rep.FailuresMore = len(r.failures) - i
+			break
+		}
+		rep.Failures = append(rep.Failures, htmlreport.Failure{Path: f.Path, Stage: f.Stage, Error: f.Err.Error()})
+	}
+	if r.cfg.Concepts == "auto" {
+		if f, err := os.Open(r.outPath(gmmFile)); err == nil {
+			if gf, err := DecodeGMM(f); err == nil {
+				for _, p := range gf.KCurve {
+					if p.OK {
+						rep.BIC = append(rep.BIC, htmlreport.BICPoint{K: p.K, BIC: p.BIC})
+					}
+				}
+			}
+			f.Close()
+		}
+		rep.ChosenK = k
+	}
+	list := make([]picture, 0, len(pics))
+	for _, p := range pics {
+		list = append(list, p)
+	}
+	sort.Slice(list, func(a, b int) bool { return list[a].file < list[b].file })
+	return rep, list
+}
+
+// padBox grows a superpixel's box by a quarter on each side (context
+// helps); it is clipped to the image when cropped.
+func padBox(b image.Rectangle) image.Rectangle {
+	dx, dy := max(2, b.Dx()/4), max(2, b.Dy()/4)
+	return image.Rect(b.Min.X-dx, b.Min.Y-dy, b.Max.X+dx, b.Max.Y+dy)
+}
+
+// writeReportPictures writes the thumbnails and crops, reading each input
+// image or overlay once.
+func (r *runner) writeReportPictures(ctx context.Context, pics []picture) error {
+	byItem := map[*item][]picture{}
+	var its []*item
+	for _, p := range pics {
+		if _, ok := byItem[p.it]; !ok {
+			its = append(its, p.it)
+		}
+		byItem[p.it] = append(byItem[p.it], p)
+	}
+	var mu sync.Mutex
+	var firstErr error
+	r.forEachOf(ctx, its, func(_ int, it *item) {
+		if err := r.itemPictures(it, byItem[it]); err != nil {
+			mu.Lock()
+			if firstErr == nil {
+				firstErr = err
+			}
+			mu.Unlock()
+		}
+	})
+	if firstErr != nil {
+		return fmt.Errorf("report pictures: %w", firstErr)
+	}
+	return ctx.Err()
+}
+
+func (r *runner) itemPictures(it *item, pics []picture) error {
+	var img, ov image.Image
+	for _, p := range pics {
+		var pic image.Image
+		if p.box.Empty() {
+			if ov == nil {
+				f, err := os.Open(r.outPath(overlayPath(it.file.Rel)))
+				if err == nil {
+					ov, err = jpeg.Decode(f)
+					f.Close()
+				}
+				if err != nil {
+					if ov, err = LoadImage(it.file.Path, r.cfg.MaxPixels); err != nil {
+						return err
+					}
+				}
+			}
+			pic = imaging.Fit(ov, reportThumb, reportThumb, imaging.Linear)
+		} else {
+			if img == nil {
+				var err error
+				if img, err = LoadImage(it.file.Path, r.cfg.MaxPixels); err != nil {
+					return err
+				}
+			}
+			box := p.box.Intersect(img.Bounds())
+			if box.Empty() {
+				box = img.Bounds()
+			}
+			pic = imaging.Fit(imaging.Crop(img, box), reportCropThumb, reportCropThumb, imaging.Linear)
+			if b := pic.Bounds(); b.Dx() < 24 && b.Dy() < 24 {
+				pic = imaging.Resize(pic, max(1, b.Dx()*24/max(b.Dx(), b.Dy())), max(1, b.Dy()*24/max(b.Dx(), b.Dy())), imaging.NearestNeighbor)
+			}
+		}
+		if err := WriteFileAtomic(r.outPath(p.file), func(w io.Writer) error {
+			return jpeg.Encode(w, pic, &jpeg.Options{Quality: 82})
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
