@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"github.com/segdiscover/segdiscover/features/vit"
 )
@@ -150,3 +151,9 @@ func checkSafetensorsFile(r io.Reader, size int64) error {
 	return nil
 }
 
+// vitSettings are the transformer feature settings of the run: with fewer
+// workers than cores, each forward pass takes a share of the rest.
+func (r *runner) vitSettings() vit.Settings {
+	return vit.Settings{Size: r.cfg.ViTSize, Keys: r.cfg.ViTFeatures == "keys",
+		Threads: max(1, runtime.GOMAXPROCS(0)/r.cfg.Workers)}
+}

@@ -440,6 +440,9 @@ func (s tensorSet) inferArch(l Layout, layers int) (Arch, error) {
 		return a, fmt.Errorf("tensor %q has shape %v, want [%d, channels, patch, patch]", patch, pw.Shape, a.Hidden)
 	}
 	a.Channels, a.Patch = pw.Shape[1], pw.Shape[2]
+	if a.Channels != 3 {
+		return a, fmt.Errorf("tensor %q: the model takes %d input channels; only RGB (3) is supported", patch, a.Channels)
+	}
 	pt := s[pos]
 	if len(pt.Shape) != 3 || pt.Shape[0] != 1 || pt.Shape[2] != a.Hidden {
 		return a, fmt.Errorf("tensor %q has shape %v, want [1, 1+M*M, %d]", pos, pt.Shape, a.Hidden)
