@@ -91,6 +91,9 @@ func (r *runner) perImage(ctx context.Context) error {
 	r.sum.stageStats(StageSuperpixels).Items = len(r.items)
 	if doFeat {
 		r.sum.stageStats(StageFeatures).Items = len(r.items)
+		if r.vit != nil {
+			r.sum.stageStats(StageFeatures).Note = r.vit.Model.Arch.String()
+		}
 	}
 	return nil
 }
