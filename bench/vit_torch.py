@@ -8,7 +8,9 @@ comparison with the Go forward pass.
   vit_torch.py check WORK       several sizes, patch 8/14/16, fp32/fp16/bf16:
                                 build, run the Go side on testdata/images,
                                 compare tokens and keys (max rel error)
-  vit_torch.py time WORK        PyTorch CPU forward time of ViT-S/16, ViT-S/8
+  vit_torch.py time WORK [N [NAME...]]
+                                PyTorch CPU forward time (2 threads) of
+                                vit-s16, vit-s8, checkpoints left in WORK
 
 The reference modules follow, line for line where it matters:
   HF ViTModel        transformers/models/vit/modeling_vit.py
@@ -447,22 +449,31 @@ def check(work):
     return 0 if worst <= 1e-4 else 1
 
 
-def timing(work, n=20, threads=2):
+TIMED = {"vit-s16": 16, "vit-s8": 8}
+
+
+def timing(work, n=10, names=("vit-s16", "vit-s8"), threads=2):
+    """Median forward time; the checkpoints (timm layout, ViT-S: 384 wide,
+    6 heads, 12 blocks) are written for the Go side to time too."""
     torch.set_num_threads(threads)
-    for name, patch in (("vit-s16", 16), ("vit-s8", 8)):
+    for name in names:
+        patch = TIMED[name]
         m, cfg, sd = build("timm", 384, 6, 12, 1536, patch, 224 // patch, seed=1)
-        save_model(os.path.join(work, name), m, cfg, sd, "F32")
+        if not os.path.exists(os.path.join(work, name, "model.safetensors")):
+            save_model(os.path.join(work, name), m, cfg, sd, "F32")
         x = torch.randn(1, 3, 224, 224)
         with torch.no_grad():
             for _ in range(3):
                 m(x)
             ts = []
+            c0 = time.process_time()
             for _ in range(n):
                 t0 = time.perf_counter()
                 m(x)
                 ts.append(time.perf_counter() - t0)
-        print("torch %s 224x224 batch 1 threads %d: median %.1f ms (min %.1f) over %d" %
-              (name, threads, 1e3 * float(np.median(ts)), 1e3 * min(ts), n))
+            cpu = (time.process_time() - c0) / n
+        print("torch %s 224x224 batch 1 threads %d: median %.1f ms (min %.1f) over %d, %.1f CPU-ms each" %
+              (name, threads, 1e3 * float(np.median(ts)), 1e3 * min(ts), n, 1e3 * cpu), flush=True)
 
 
 if __name__ == "__main__":
@@ -472,6 +483,6 @@ if __name__ == "__main__":
     elif cmd == "check":
         sys.exit(check(arg))
     elif cmd == "time":
-        timing(arg, int(sys.argv[3]) if len(sys.argv) > 3 else 20)
+        timing(arg, int(sys.argv[3]) if len(sys.argv) > 3 else 10, sys.argv[4:] or ("vit-s16", "vit-s8"))
     else:
         sys.exit(__doc__)

@@ -21,8 +21,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/segdiscover/segdiscover/pipeline"
@@ -99,6 +101,7 @@ func timeForward(args []string) error {
 	threads := fs.Int("threads", 2, "goroutines per forward pass")
 	n := fs.Int("n", 20, "timed runs")
 	keys := fs.Bool("keys", false, "also return the last attention keys")
+	prof := fs.String("cpuprofile", "", "write a CPU profile of the timed runs")
 	fs.Parse(args)
 	w, err := pipeline.LoadViT(*weights)
 	if err != nil {
@@ -117,17 +120,34 @@ func timeForward(args []string) error {
 	runtime.ReadMemStats(&ms0)
 	m.Forward(x, *size, *size, *threads, *keys)
 	runtime.ReadMemStats(&ms1)
+	if *prof != "" {
+		f, err := os.Create(*prof)
+		if err != nil {
+			return err
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	ts := make([]float64, *n)
+	cpu0 := cpuSeconds()
 	for i := range ts {
 		t0 := time.Now()
 		m.Forward(x, *size, *size, *threads, *keys)
 		ts[i] = time.Since(t0).Seconds() * 1e3
 	}
+	cpu := (cpuSeconds() - cpu0) / float64(*n) * 1e3
 	slices.Sort(ts)
-	fmt.Printf("go %s %dx%d batch 1 threads %d (%s): median %.1f ms (min %.1f) over %d; %.1f MB allocated per forward; peak RSS %s\n",
-		filepath.Base(filepath.Dir(*weights)), *size, *size, *threads, segnet.Backend(), ts[len(ts)/2], ts[0], *n,
+	fmt.Printf("go %s %dx%d batch 1 threads %d (%s): median %.1f ms (min %.1f) over %d, %.1f CPU-ms each; %.1f MB allocated per forward; peak RSS %s\n",
+		filepath.Base(filepath.Dir(*weights)), *size, *size, *threads, segnet.Backend(), ts[len(ts)/2], ts[0], *n, cpu,
 		float64(ms1.TotalAlloc-ms0.TotalAlloc)/1e6, peakRSS())
 	return nil
+}
+
+// cpuSeconds returns the user+system CPU time of the process so far.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
 }
 
 // peakRSS returns VmHWM from /proc/self/status.

@@ -91,7 +91,7 @@ func (m *Model) Forward(x []float32, h, w, threads int, keys bool) *Output {
 		residual(xs, hs, b.ls1)
 		layerNorm(hs, xs, b.ln2W, b.ln2B, a.Eps, n, threads)
 		linear(mlp, hs, n, D, b.fc1W, b.fc1B, H, threads)
-		parallelRows(n, threads, func(r0, r1 int) { geluRow(mlp[r0*H : r1*H]) })
+		parallelRows(n, threads, func(r0, r1 int) { gelu(mlp[r0*H : r1*H]) })
 		linear(hs, mlp, n, H, b.fc2W, b.fc2B, D, threads)
 		residual(xs, hs, b.ls2)
 	}
@@ -163,9 +163,7 @@ func attention(out, qkv []float32, n, D, heads, hd int, scale float32, scores []
 	head := func(h int, s []float32) {
 		q, k, v := qkv[h*hd:], qkv[D+h*hd:], qkv[2*D+h*hd:]
 		impl.Sgemm(blas.NoTrans, blas.Trans, n, n, hd, scale, q, 3*D, k, 3*D, 0, s, n)
-		for r := range n {
-			softmaxRow(s[r*n : (r+1)*n])
-		}
+		softmaxRows(s, n, n)
 		impl.Sgemm(blas.NoTrans, blas.NoTrans, n, hd, n, 1, s, n, v, 3*D, 0, out[h*hd:], D)
 	}
 	if len(scores) == 1 {

@@ -50,3 +50,46 @@ func TestHalfToFloat(t *testing.T) {
 		t.Error("halfToFloat: Inf/NaN")
 	}
 }
+
+// The build's softmax and GELU (C in the openblas build) against float64.
+func TestSoftmaxGELU(t *testing.T) {
+	const rows, n = 3, 37
+	s := make([]float32, rows*n)
+	for i := range s {
+		s[i] = float32(math.Sin(float64(i)*1.7)) * 12
+	}
+	want := make([]float64, len(s))
+	for r := range rows {
+		m, sum := math.Inf(-1), 0.0
+		for _, v := range s[r*n : (r+1)*n] {
+			m = max(m, float64(v))
+		}
+		for i, v := range s[r*n : (r+1)*n] {
+			want[r*n+i] = math.Exp(float64(v) - m)
+			sum += want[r*n+i]
+		}
+		for i := range n {
+			want[r*n+i] /= sum
+		}
+	}
+	g := make([]float32, 2000)
+	for i := range g {
+		g[i] = float32(i-1000) / 100
+	}
+	gw := make([]float64, len(g))
+	for i, x := range g {
+		gw[i] = 0.5 * float64(x) * (1 + math.Erf(float64(x)/math.Sqrt2))
+	}
+	softmaxRows(s, rows, n)
+	gelu(g)
+	for i := range s {
+		if math.Abs(float64(s[i])-want[i]) > 1e-6*max(want[i], 1e-3) && math.Abs(float64(s[i])-want[i]) > 1e-9 {
+			t.Fatalf("softmax[%d] = %g, want %g", i, s[i], want[i])
+		}
+	}
+	for i := range g {
+		if math.Abs(float64(g[i])-gw[i]) > 1e-6*max(math.Abs(gw[i]), 1) {
+			t.Fatalf("gelu(%g) = %g, want %g", float32(i-1000)/100, g[i], gw[i])
+		}
+	}
+}
