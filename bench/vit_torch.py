@@ -463,7 +463,7 @@ def timing(work, n=10, names=("vit-s16", "vit-s8"), threads=2):
             save_model(os.path.join(work, name), m, cfg, sd, "F32")
         x = torch.randn(1, 3, 224, 224)
         with torch.no_grad():
-            for _ in range(3):
+            for _ in range(2):
                 m(x)
             ts = []
             c0 = time.process_time()

@@ -7,7 +7,7 @@
 //	    PyTorch side to compare.
 //	vitbench time -weights FILE [-size 224] [-threads 2] [-n 20]
 //	    Time the forward pass on a size x size input: median and minimum
-//	    over n runs after 3 warm-ups, the bytes one forward allocates, and
+//	    over n runs after 2 warm-ups, the bytes one forward allocates, and
 //	    the process's peak resident memory.
 //
 // Build with -tags openblas for the OpenBLAS GEMMs (segnet's backend).
@@ -113,9 +113,7 @@ func timeForward(args []string) error {
 	for i := range x {
 		x[i] = float32(r.NormFloat64())
 	}
-	for range 3 {
-		m.Forward(x, *size, *size, *threads, *keys)
-	}
+	m.Forward(x, *size, *size, *threads, *keys) // warm-up
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
 	m.Forward(x, *size, *size, *threads, *keys)

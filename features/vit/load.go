@@ -388,6 +388,13 @@ func Load(ts []Tensor, configJSON, preprocJSON []byte) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Register tokens (DINOv2 "reg" models) change every attention; running
+	// without them would give wrong features silently.
+	for _, n := range []string{"reg_token", "register_tokens", "embeddings.register_tokens"} {
+		if s[n] != nil {
+			return nil, fmt.Errorf("%w: tensor %q: models with register tokens are not supported", ErrLayout, n)
+		}
+	}
 	a, err := s.inferArch(layout, layers)
 	if err != nil {
 		return nil, err

@@ -58,6 +58,7 @@ func TestDetect(t *testing.T) {
 		{"timm prefixed", strings.ReplaceAll("module."+tinyTimm, "\n", "\nmodule.backbone."), LayoutTimm, false, ""},
 		{"hf vit, pooler and missing k/v biases", hf + "\npooler.dense.weight 4,4", LayoutHFViT, false, ""},
 		{"hf vit prefixed", strings.ReplaceAll("vit."+hf, "\n", "\nvit."), LayoutHFViT, false, ""},
+		{"timm registers", tinyTimm + "\nreg_token 1,4,4", 0, false, `"reg_token": models with register tokens`},
 		{"timm missing block", strings.Replace(tinyTimm, "blocks.0.attn.proj.weight", "blocks.0.attn.out.weight", 1), 0, false, `"blocks.0.attn.proj.weight" is missing`},
 		{"timm gap in blocks", tinyTimm + "\n" + strings.ReplaceAll(tinyTimm[strings.Index(tinyTimm, "blocks.0"):strings.Index(tinyTimm, "norm.weight")], "blocks.0", "blocks.2"), 0, false, `"blocks.1.norm1.weight" is missing`},
 	} {

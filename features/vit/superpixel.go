@@ -30,10 +30,14 @@ func (s Settings) size() int {
 
 // InputSize returns the network input size for a w x h image: the short
 // side scaled to size, both sides rounded to a multiple of the patch
-// (at least one patch).
+// (at least one patch). Beyond an aspect ratio of 4 the long side is held
+// to 4*size instead: attention costs the square of the tokens.
 func (m *Model) InputSize(w, h, size int) (iw, ih int) {
 	p := m.Arch.Patch
 	s := float64(size) / float64(min(w, h))
+	if float64(max(w, h))*s > 4*float64(size) {
+		s = 4 * float64(size) / float64(max(w, h))
+	}
 	round := func(v int) int { return max(1, int(math.Round(float64(v)*s/float64(p)))) * p }
 	return round(w), round(h)
 }
