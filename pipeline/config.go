@@ -14,6 +14,7 @@ import (
 
 	"github.com/segdiscover/segdiscover/cluster"
 	"github.com/segdiscover/segdiscover/features"
+	"github.com/segdiscover/segdiscover/features/vit"
 )
 
 // Stage names, in run order. A run goes through them in this order and
@@ -63,12 +64,15 @@ type Config struct {
 	// Features.
 	Encoder       string `json:"encoder,omitempty"`        // "handcrafted" (default), "sae-sigmoid", "sae-relu", "handcrafted+sae-sigmoid", "handcrafted+sae-relu"
 	Blocks        string `json:"blocks,omitempty"`         // descriptor blocks, e.g. "lab_mean+lab_std+centroid_y"; "" = default
-	PCA           int    `json:"pca,omitempty"`            // reduce standardised features to this many dimensions; 0 = none
+	PCA           int    `json:"pca,omitempty"`            // reduce standardised features to this many dimensions; 0 = none (DefaultViTPCA with vit), < 0 = none
 	Hidden        int    `json:"hidden,omitempty"`         // learned encoder: hidden units (feature dimensions); 0 = 64
 	Denoise       bool   `json:"denoise,omitempty"`        // learned encoder: denoising (masking noise on the input)
 	PatchSize     int    `json:"patch-size,omitempty"`     // learned encoder: patch side in pixels; 0 = 16
 	PatchSample   int    `json:"patch-sample,omitempty"`   // learned encoder: patches it trains on (uniform sample); 0 = 10000
 	EncoderEpochs int    `json:"encoder-epochs,omitempty"` // learned encoder: training epochs; 0 = 30
+	Weights       string `json:"weights,omitempty"`        // vit: the transformer checkpoint (.safetensors)
+	ViTSize       int    `json:"vit-size,omitempty"`       // vit: short side of the network input in pixels; 0 = 224
+	ViTFeatures   string `json:"vit-features,omitempty"`   // vit: "tokens" (the last block's output, default) or "keys" (its attention keys)
 
 	// Cluster (GMM).
 	Concepts   string `json:"concepts,omitempty"`     // K, or "auto" (BIC over ConceptMin..ConceptMax); "" = 8
@@ -127,6 +131,15 @@ func (c Config) Defaults() Config {
 	}
 	if c.EncoderEpochs <= 0 {
 		c.EncoderEpochs = 30
+	}
+	if c.ViTSize <= 0 {
+		c.ViTSize = vit.DefaultSize
+	}
+	if c.ViTFeatures == "" {
+		c.ViTFeatures = "tokens"
+	}
+	if c.PCA == 0 && c.Encoder == "vit" {
+		c.PCA = DefaultViTPCA
 	}
 	if c.Blocks == "" {
 		c.Blocks = features.DefaultBlocks.String()
@@ -192,11 +205,14 @@ func (c Config) Validate() error {
 	if _, err := parseEncoder(c.Encoder); err != nil {
 		return fmt.Errorf("encoder: %w", err)
 	}
+	if e, _ := parseEncoder(c.Encoder); e.vit && c.Weights == "" {
+		return fmt.Errorf("encoder vit: needs --weights FILE, a DINO or DINOv2 checkpoint (.safetensors; see README)")
+	}
+	if c.ViTFeatures != "tokens" && c.ViTFeatures != "keys" {
+		return fmt.Errorf("vit-features: want tokens or keys, have %q", c.ViTFeatures)
+	}
 	if _, err := features.ParseBlock(c.Blocks); err != nil {
 		return fmt.Errorf("blocks: %w", err)
-	}
-	if c.PCA < 0 {
-		return fmt.Errorf("pca: must not be negative")
 	}
 	if _, _, err := c.conceptRange(); err != nil {
 		return err

@@ -127,6 +127,7 @@ type runner struct {
 
 	budget *pixelBudget // pixels of the images in flight
 
+	vit        *ViTWeights // the transformer of --encoder vit
 	encoderKey string
 	encoder    *features.Encoder // the learned encoder, when there is one
 	clusterKey string
@@ -200,6 +201,13 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		r.sum.Stages = append(r.sum.Stages, &StageStats{Name: s, Ran: cfg.runs(s)})
 	}
 
+	if spec.vit && cfg.runs(StageFeatures) {
+		// A bad checkpoint fails the run before any image is touched.
+		if r.vit, err = LoadViT(cfg.Weights); err != nil {
+			return nil, err
+		}
+		r.log.Info("vit: "+r.vit.Model.Arch.String(), "weights", cfg.Weights, "sha256", r.vit.Key[:16])
+	}
 	r.addInputs(files)
 	if err := writeRunJSON(out, r.runRecord(start, false)); err != nil {
 		return nil, err

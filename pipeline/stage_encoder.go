@@ -27,10 +27,11 @@ const (
 )
 
 // encoderSpec is a parsed --encoder value: "handcrafted", "sae-sigmoid",
-// "sae-relu", or "handcrafted+sae-sigmoid", "handcrafted+sae-relu".
+// "sae-relu", "handcrafted+sae-sigmoid", "handcrafted+sae-relu", or "vit".
 type encoderSpec struct {
 	hand    bool
 	learned bool
+	vit     bool // a pretrained transformer from --weights
 	kind    features.Kind
 }
 
@@ -40,6 +41,11 @@ func parseEncoder(s string) (encoderSpec, error) {
 		switch part {
 		case "handcrafted":
 			e.hand = true
+		case "vit":
+			if s != "vit" {
+				return e, fmt.Errorf("%q: vit is not combined with other encoders", s)
+			}
+			e.vit = true
 		default:
 			k, err := features.ParseKind(part)
 			if err != nil || e.learned {
@@ -48,7 +54,7 @@ func parseEncoder(s string) (encoderSpec, error) {
 			e.learned, e.kind = true, k
 		}
 	}
-	if !e.hand && !e.learned {
+	if !e.hand && !e.learned && !e.vit {
 		return e, fmt.Errorf("%q: no encoder", s)
 	}
 	return e, nil

@@ -26,8 +26,10 @@ type superpixelParams struct {
 
 // featureParams are the parameters that enter the feature key.
 type featureParams struct {
-	Encoder string `json:"encoder"`
-	Blocks  string `json:"blocks"`
+	Encoder     string `json:"encoder"`
+	Blocks      string `json:"blocks"`
+	ViTSize     int    `json:"vit_size,omitempty"`
+	ViTFeatures string `json:"vit_features,omitempty"`
 }
 
 func (c Config) superpixelParams() superpixelParams {
@@ -35,7 +37,11 @@ func (c Config) superpixelParams() superpixelParams {
 }
 
 func (c Config) featureParams() featureParams {
-	return featureParams{Encoder: c.Encoder, Blocks: c.Blocks}
+	p := featureParams{Encoder: c.Encoder, Blocks: c.Blocks}
+	if c.Encoder == "vit" {
+		p.ViTSize, p.ViTFeatures = c.ViTSize, c.ViTFeatures
+	}
+	return p
 }
 
 // featureSettings returns the descriptor settings of c (validated).
@@ -91,6 +97,9 @@ func (r *runner) perImage(ctx context.Context) error {
 	r.sum.stageStats(StageSuperpixels).Items = len(r.items)
 	if doFeat {
 		r.sum.stageStats(StageFeatures).Items = len(r.items)
+		if r.vit != nil {
+			r.sum.stageStats(StageFeatures).Note = r.vit.Model.Arch.String()
+		}
 	}
 	return nil
 }
@@ -126,7 +135,11 @@ func (r *runner) imageStages(it *item, spp superpixelParams, ftp featureParams, 
 	spMan, spHit := r.cache.lookup(StageSuperpixels, it.file.Rel, it.spKey)
 	ftHit := true
 	if doFeat {
-		it.featKey = key(featuresVersion, ftp, it.spKey)
+		if r.vit != nil {
+			it.featKey = key(featuresVersion, ftp, it.spKey, r.vit.Key)
+		} else {
+			it.featKey = key(featuresVersion, ftp, it.spKey)
+		}
 		_, ftHit = r.cache.lookup(StageFeatures, it.file.Rel, it.featKey)
 	}
 
@@ -174,7 +187,12 @@ func (r *runner) imageStages(it *item, spp superpixelParams, ftp featureParams, 
 				return fail(StageFeatures, err)
 			}
 		}
-		x := features.Describe(img, labels, fs)
+		var x *mat.Dense
+		if r.vit != nil {
+			x = r.vit.Model.SuperpixelFeatures(img, labels, r.vitSettings())
+		} else {
+			x = features.Describe(img, labels, fs)
+		}
 		if err := r.writeFeatures(it, x); err != nil {
 			return fail(StageFeatures, err)
 		}

@@ -105,7 +105,7 @@ func (r *runner) clusterStage(ctx context.Context, st *StageStats) error {
 	}
 	var mom features.Moments
 	mom.Add(x)
-	norm, ok := features.FitNormalizer(&mom, features.NormalizerSettings{Weights: r.columnWeights(x.RawMatrix().Cols), PCA: r.cfg.PCA})
+	norm, ok := features.FitNormalizer(&mom, features.NormalizerSettings{Weights: r.columnWeights(x.RawMatrix().Cols), PCA: min(max(r.cfg.PCA, 0), x.RawMatrix().Cols)})
 	if !ok {
 		return fmt.Errorf("cluster: fitting the feature normaliser failed (PCA eigendecomposition)")
 	}

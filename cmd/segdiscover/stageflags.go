@@ -35,12 +35,15 @@ func addSuperpixelFlags(f *pflag.FlagSet, c *pipeline.Config) {
 }
 
 func addFeatureFlags(f *pflag.FlagSet, c *pipeline.Config) {
-	f.StringVar(&c.Encoder, "encoder", defaults.Encoder, "feature encoder: handcrafted, sae-sigmoid (sparse autoencoder, KL penalty), sae-relu (L1 penalty), or handcrafted+sae-sigmoid, handcrafted+sae-relu")
+	f.StringVar(&c.Encoder, "encoder", defaults.Encoder, "feature encoder: handcrafted, sae-sigmoid (sparse autoencoder, KL penalty), sae-relu (L1 penalty), handcrafted+sae-sigmoid, handcrafted+sae-relu, or vit (a pretrained DINO / DINOv2 transformer: --weights)")
 	f.IntVar(&c.Hidden, "hidden", defaults.Hidden, "learned encoder: hidden units (feature dimensions)")
 	f.BoolVar(&c.Denoise, "denoise", false, "learned encoder: denoising autoencoder (masking noise on the input patches)")
 	f.IntVar(&c.PatchSize, "patch-size", defaults.PatchSize, "learned encoder: side of the superpixel patches, in pixels")
 	f.IntVar(&c.PatchSample, "patch-sample", defaults.PatchSample, "learned encoder: patches it trains on (a uniform sample over the dataset)")
 	f.IntVar(&c.EncoderEpochs, "encoder-epochs", defaults.EncoderEpochs, "learned encoder: training epochs")
+	f.StringVar(&c.Weights, "weights", "", "vit: the transformer checkpoint, a .safetensors file (Hugging Face ViTModel / Dinov2Model, timm or original DINO keys); config.json and preprocessor_config.json beside it are read when present")
+	f.IntVar(&c.ViTSize, "vit-size", defaults.ViTSize, "vit: images are resized so that their short side is this many pixels (sides rounded to the patch size)")
+	f.StringVar(&c.ViTFeatures, "vit-features", defaults.ViTFeatures, "vit: tokens (the last block's output tokens) or keys (its attention keys, STEGO's KK)")
 	f.StringVar(&c.Blocks, "blocks", defaults.Blocks, "hand-crafted descriptor blocks, '+'-separated: lab_mean, lab_std, centroid_x, centroid_y, area, grad_stats, grad_hist, lbp")
 }
 
@@ -53,7 +56,7 @@ func addClusterFlags(f *pflag.FlagSet, c *pipeline.Config) {
 	f.Uint64Var(&c.Seed, "seed", defaults.Seed, "random seed of the GMM fit, the encoder and the network training")
 	f.IntVar(&c.MaxSamples, "max-samples", defaults.MaxSamples, "fit the GMM on a uniform sample of at most this many superpixels (all are assigned)")
 	f.IntVar(&c.NInit, "n-init", defaults.NInit, "GMM restarts; the best log-likelihood is kept")
-	f.IntVar(&c.PCA, "pca", 0, "reduce the standardised features to this many dimensions before clustering (0: no PCA)")
+	f.IntVar(&c.PCA, "pca", 0, "reduce the standardised features to this many dimensions before clustering (0: no PCA, 32 with --encoder vit; -1: no PCA)")
 }
 
 func addPseudolabelFlags(f *pflag.FlagSet, c *pipeline.Config) {
