@@ -57,7 +57,7 @@ type Config struct {
 	SLICO       bool    `json:"slico,omitempty"`       // adaptive compactness
 
 	// Features.
-	Encoder       string `json:"encoder,omitempty"`        // "handcrafted" (default), "sae-sigmoid", "sae-relu", "handcrafted+sae-sigmoid", "handcrafted+sae-relu"
+	Encoder       string `json:"encoder,omitempty"`        // "handcrafted" (default), "swav", "sae-sigmoid", "sae-relu", or "handcrafted+" one of them
 	Blocks        string `json:"blocks,omitempty"`         // descriptor blocks, e.g. "lab_mean+lab_std+centroid_y"; "" = default
 	PCA           int    `json:"pca,omitempty"`            // reduce standardised features to this many dimensions; 0 = none
 	Hidden        int    `json:"hidden,omitempty"`         // learned encoder: hidden units (feature dimensions); 0 = 64
@@ -65,6 +65,11 @@ type Config struct {
 	PatchSize     int    `json:"patch-size,omitempty"`     // learned encoder: patch side in pixels; 0 = 16
 	PatchSample   int    `json:"patch-sample,omitempty"`   // learned encoder: patches it trains on (uniform sample); 0 = 10000
 	EncoderEpochs int    `json:"encoder-epochs,omitempty"` // learned encoder: training epochs; 0 = 30
+	EncoderSteps  int    `json:"encoder-steps,omitempty"`  // swav: optimiser steps; 0 = 150
+	Prototypes    int    `json:"prototypes,omitempty"`     // swav: prototypes; 0 = 4 x concepts (concepts-max with auto), at least 32
+	// HandWeight: with handcrafted+<learned>, the total variance of the
+	// standardised hand-crafted block relative to the learned block's; 0 = 1.
+	HandWeight float64 `json:"hand-weight,omitempty"`
 
 	// Cluster (GMM).
 	Concepts   string `json:"concepts,omitempty"`     // K, or "auto" (BIC over ConceptMin..ConceptMax); "" = 8
@@ -121,6 +126,12 @@ func (c Config) Defaults() Config {
 	if c.EncoderEpochs <= 0 {
 		c.EncoderEpochs = 30
 	}
+	if c.EncoderSteps <= 0 {
+		c.EncoderSteps = 150
+	}
+	if c.HandWeight <= 0 {
+		c.HandWeight = 1
+	}
 	if c.Blocks == "" {
 		c.Blocks = features.DefaultBlocks.String()
 	}
@@ -164,6 +175,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := features.ParseBlock(c.Blocks); err != nil {
 		return fmt.Errorf("blocks: %w", err)
+	}
+	if c.Prototypes < 0 || c.Prototypes > 4096 {
+		return fmt.Errorf("prototypes: %d is not in 0..4096", c.Prototypes)
 	}
 	if c.PCA < 0 {
 		return fmt.Errorf("pca: must not be negative")

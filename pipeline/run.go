@@ -16,6 +16,7 @@ import (
 	"github.com/sourcegraph/conc/pool"
 
 	"github.com/segdiscover/segdiscover/features"
+	"github.com/segdiscover/segdiscover/segnet"
 )
 
 // Options say what a run works on and where it reports. The stage
@@ -119,7 +120,8 @@ type runner struct {
 	failures []*FileError
 
 	encoderKey string
-	encoder    *features.Encoder // the learned encoder, when there is one
+	encoder    *features.Encoder // the learned autoencoder, when there is one
+	swav       *segnet.Encoder   // the SwAV encoder, when there is one
 	clusterKey string
 	trainKey   string
 }

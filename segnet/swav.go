@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/disintegration/imaging"
 )
@@ -25,17 +26,23 @@ type SwAVImage struct {
 
 // SwAVLayers is the default SwAV body: stride 4 overall, 64 channels. The
 // dense features are the output of layer SwAVSettings.FeatureLayer (the
-// fourth, dilated, layer by default); the last layer and the 1x1 head are
-// the projection head (conv3x3+BN+ReLU, then linear), whose output is
-// average-pooled over the view into the embedding.
-var SwAVLayers = []LayerSpec{{32, 2, 1}, {64, 2, 1}, {64, 1, 1}, {64, 1, 2}, {64, 1, 1}}
+// last by default). The projection head is SwAV's: the body's output
+// average-pooled over the view, Linear(C, ProjHidden), BatchNorm1d, ReLU,
+// Linear(ProjHidden, ProjDim), then BatchNorm1d without affine parameters
+// (SimSiam's projector, Chen and He 2021, also normalises its output layer:
+// without it the few-thousand-view CPU batches start with embeddings so
+// alike that the Sinkhorn codes are nearly uniform and training drifts to
+// uniform predictions). Its first linear layer is the Net's 1x1
+// head, applied before the pooling (the two commute).
+var SwAVLayers = []LayerSpec{{32, 2, 1}, {64, 2, 1}, {64, 1, 1}, {64, 1, 2}}
 
 // SwAVSettings configures SwAV training; the zero value means the defaults
 // documented on each field.
 type SwAVSettings struct {
 	Layers       []LayerSpec `json:"layers"`        // body; nil: SwAVLayers
-	FeatureLayer int         `json:"feature_layer"` // 1-based index of the body layer giving the dense features; 0: len(Layers)-1
-	ProjDim      int         `json:"proj_dim"`      // embedding dimension (1x1 head outputs); 0: 64
+	FeatureLayer int         `json:"feature_layer"` // 1-based index of the body layer giving the dense features; 0: len(Layers)
+	ProjHidden   int         `json:"proj_hidden"`   // hidden width of the projection head; 0: 128
+	ProjDim      int         `json:"proj_dim"`      // embedding dimension; 0: 64
 	Prototypes   int         `json:"prototypes"`    // 0: 64
 	Temperature  float64     `json:"temperature"`   // softmax temperature τ; 0: 0.1
 	Epsilon      float64     `json:"epsilon"`       // Sinkhorn entropic regularisation; 0: 0.05
@@ -48,7 +55,7 @@ type SwAVSettings struct {
 	// FreezeSteps: the prototypes are not updated during the first steps;
 	// 0: Steps/10; < 0: none.
 	FreezeSteps int     `json:"freeze_steps"`
-	Steps       int     `json:"steps"`        // optimiser steps; 0: 300
+	Steps       int     `json:"steps"`        // optimiser steps; 0: 150
 	Batch       int     `json:"batch"`        // sampled superpixels per step (each gives 2 global and Locals local views); 0: 32
 	LR          float64 `json:"lr"`           // peak AdamW learning rate, cosine-decayed; 0: 2e-3
 	WeightDecay float64 `json:"weight_decay"` // on conv weights; 0: 1e-4; < 0: none
@@ -79,11 +86,12 @@ func (s SwAVSettings) withDefaults() SwAVSettings {
 	if s.Layers == nil {
 		s.Layers = slices.Clone(SwAVLayers)
 	}
-	def(&s.FeatureLayer, len(s.Layers)-1)
+	def(&s.FeatureLayer, len(s.Layers))
+	def(&s.ProjHidden, 128)
 	def(&s.ProjDim, 64)
 	def(&s.Prototypes, 64)
 	def(&s.Sinkhorn, 3)
-	def(&s.Steps, 300)
+	def(&s.Steps, 150)
 	def(&s.Batch, 32)
 	def(&s.Queue, 8*2*s.Batch/2)
 	def(&s.QueueStart, s.Steps/4)
@@ -116,14 +124,14 @@ func (s SwAVSettings) withDefaults() SwAVSettings {
 }
 
 func (s SwAVSettings) validate() error {
-	if s.FeatureLayer < 1 || s.FeatureLayer > len(s.Layers) || s.ProjDim < 1 || s.ProjDim > 255 ||
+	if s.FeatureLayer < 1 || s.FeatureLayer > len(s.Layers) || s.ProjDim < 1 || s.ProjDim > 4096 || s.ProjHidden < 1 || s.ProjHidden > 255 ||
 		s.Prototypes < 2 || s.Prototypes > 4096 || !(s.Temperature > 0) || !(s.Epsilon > 0) ||
 		s.Sinkhorn < 1 || s.Steps < 1 || s.Batch < 2 || s.Batch > 4096 || !(s.LR > 0) ||
 		s.GlobalSize < 4 || s.GlobalSize > 1024 || s.LocalSize < 4 || s.LocalSize > 1024 ||
 		s.Locals > 64 || !(s.MinScale > 0) || s.MaxScale < s.MinScale || s.Jitter > 1 || s.Queue > 1<<16 {
 		return fmt.Errorf("segnet: invalid SwAV settings %+v", s)
 	}
-	return Arch{Classes: s.ProjDim, Layers: s.Layers}.Validate()
+	return Arch{Classes: s.ProjHidden, Layers: s.Layers}.Validate()
 }
 
 // WorkingSize returns the size an image of h x w is resized to for SwAV
@@ -138,10 +146,14 @@ func WorkingSize(h, w, area int) (int, int) {
 }
 
 // SwAV trains a Net without labels by swapped prediction of Sinkhorn codes
-// between views of the same superpixel (Caron et al. 2020). The head of the
-// Net is the linear part of the projection; its Classes is ProjDim.
+// between views of the same superpixel (Caron et al. 2020). The Net's 1x1
+// head is the first linear layer of the projection; its Classes is
+// ProjHidden.
 type SwAV struct {
 	net     *Net
+	pbn     *bnReLU   // projection BatchNorm1d + ReLU (hw = 1)
+	pout    *conv1    // projection output layer (a Linear: hw = 1)
+	obn     *bnReLU   // BatchNorm1d of the output, without affine parameters or ReLU
 	protos  []float32 // [P, D], rows normalised at the start of each step
 	dprotos []float32
 	s       SwAVSettings
@@ -209,9 +221,20 @@ func NewSwAV(data []SwAVImage, s SwAVSettings, seed uint64) (*SwAV, error) {
 	}
 	t.pcg = rand.NewPCG(seed, 0x5a5a7c0de)
 	t.rng = rand.New(t.pcg)
-	t.net = New(Arch{Classes: s.ProjDim, Layers: s.Layers}, t.pcg)
+	t.net = New(Arch{Classes: s.ProjHidden, Layers: s.Layers}, t.pcg)
 	t.net.Workers = s.Workers
 	t.net.SetNormalization(swavInputStats(data))
+	t.pbn = newBNReLU(s.ProjHidden)
+	hd, od := s.ProjHidden, s.ProjDim
+	t.pout = &conv1{in: hd, out: od, w: make([]float32, od*hd), dw: make([]float32, od*hd), b: make([]float32, od), db: make([]float32, od)}
+	bound := 1 / math.Sqrt(float64(hd))
+	for _, v := range [][]float32{t.pout.w, t.pout.b} {
+		for i := range v {
+			v[i] = float32((2*t.rng.Float64() - 1) * bound)
+		}
+	}
+	t.obn = newBNReLU(od)
+	t.obn.noReLU = true
 	p, d := s.Prototypes, s.ProjDim
 	t.protos = make([]float32, p*d)
 	for i := range t.protos {
@@ -228,7 +251,21 @@ func NewSwAV(data []SwAVImage, s SwAVSettings, seed uint64) (*SwAV, error) {
 }
 
 func (t *SwAV) params() []param {
-	return append(t.net.params(), param{"prototypes.weight", []int{t.s.Prototypes, t.s.ProjDim}, t.protos, t.dprotos, false})
+	hd, od := t.s.ProjHidden, t.s.ProjDim
+	return append(t.net.params(),
+		param{"projection_bn.weight", []int{hd}, t.pbn.g, t.pbn.dg, false},
+		param{"projection_bn.bias", []int{hd}, t.pbn.b, t.pbn.db, false},
+		param{"projection_out.weight", []int{od, hd}, t.pout.w, t.pout.dw, true},
+		param{"projection_out.bias", []int{od}, t.pout.b, t.pout.db, false},
+		param{"prototypes.weight", []int{t.s.Prototypes, od}, t.protos, t.dprotos, false})
+}
+
+// buffers are the projection BN's running statistics (unused by training
+// and features, kept so that the head can be exported whole).
+func (t *SwAV) buffers() []param {
+	hd := t.s.ProjHidden
+	return []param{{name: "projection_bn.running_mean", shape: []int{hd}, v: t.pbn.runMean},
+		{name: "projection_bn.running_var", shape: []int{hd}, v: t.pbn.runVar}}
 }
 
 // Net returns the network being trained (shared).
@@ -460,9 +497,19 @@ func (n *Net) lowSize(h, w int) (int, int) {
 	return h, w
 }
 
-// embedForward renders the views at size, runs the network in training
-// mode and returns the average-pooled head outputs z [len(views), D].
-func (t *SwAV) embedForward(views []view, size int) []float64 {
+// embedding is the forward state of one group of views of the same size.
+type embedding struct {
+	rows   int
+	pooled []float32 // [rows, ProjHidden]: pooled Net head output
+	hidden []float32 // after the projection BN+ReLU
+	out    []float32 // [rows, ProjDim]
+	bn     []float32 // out after the output BatchNorm1d
+	z      []float64 // bn in float64
+}
+
+// embedForward renders the views at size and runs the network and the
+// projection head in training mode.
+func (t *SwAV) embedForward(views []view, size int) *embedding {
 	n := t.net
 	bn := len(views)
 	lh, lw := n.lowSize(size, size)
@@ -470,20 +517,37 @@ func (t *SwAV) embedForward(views []view, size int) []float64 {
 	sz := 3 * size * size
 	parallelFor(bn, t.s.Workers, func(_, j int) { t.render(views[j], size, n.input[j*sz:(j+1)*sz]) })
 	logits := n.forward()
-	d := t.s.ProjDim
-	z := make([]float64, bn*d)
-	gapForward(logits, bn, d, lh*lw, z)
-	return z
+	return t.project(logits, bn, lh*lw)
 }
 
-// headLoss computes the embeddings' scores, the loss against targets with
-// row weight w and, if back, propagates its gradient through the network
-// (the last embedForward) and into the prototypes' gradient (if train).
-func (t *SwAV) headLoss(z []float64, target []float64, w float64, dproto []float64, back bool) (loss float64, u, s []float64) {
+// project runs the projection head on the Net head's output [rows, H, hw].
+func (t *SwAV) project(logits []float32, rows, hw int) *embedding {
+	hd, od := t.s.ProjHidden, t.s.ProjDim
+	e := &embedding{rows: rows, pooled: make([]float32, rows*hd), hidden: make([]float32, rows*hd),
+		out: make([]float32, rows*od), bn: make([]float32, rows*od), z: make([]float64, rows*od)}
+	z1 := make([]float64, rows*hd)
+	gapForward(logits, rows, hd, hw, z1)
+	for i, v := range z1 {
+		e.pooled[i] = float32(v)
+	}
+	t.pbn.forward(e.pooled, rows, 1, e.hidden, true, t.s.Workers)
+	t.pout.forward(e.hidden, rows, 1, e.out, t.s.Workers)
+	t.obn.forward(e.out, rows, 1, e.bn, true, t.s.Workers)
+	for i, v := range e.bn {
+		e.z[i] = float64(v)
+	}
+	return e
+}
+
+// headLoss computes the embeddings' scores and, with a target, the loss
+// against it with row weight w, and then, if back, propagates its gradient
+// through the projection head and the network (the last embedForward),
+// adding the prototypes' gradient to dproto.
+func (t *SwAV) headLoss(e *embedding, target []float64, w float64, dproto []float64, back bool) (loss float64, u, s []float64) {
 	d, p := t.s.ProjDim, t.s.Prototypes
-	rows := len(z) / d
-	u = make([]float64, len(z))
-	norms := l2Normalize(z, rows, d, u)
+	rows := e.rows
+	u = make([]float64, rows*d)
+	norms := l2Normalize(e.z, rows, d, u)
 	s = make([]float64, rows*p)
 	scores(u, rows, d, t.protos, p, s)
 	if target == nil {
@@ -498,16 +562,44 @@ func (t *SwAV) headLoss(z []float64, target []float64, w float64, dproto []float
 	if !back {
 		return loss, u, s
 	}
-	du := make([]float64, len(z))
+	t.backward(e, ds, u, norms, dproto)
+	return loss, u, s
+}
+
+// backward propagates the scores' gradient ds through the prototypes, the
+// normalisation, the projection head and the network.
+func (t *SwAV) backward(e *embedding, ds, u, norms, dproto []float64) {
+	d, p, hd := t.s.ProjDim, t.s.Prototypes, t.s.ProjHidden
+	rows := e.rows
+	du := make([]float64, rows*d)
 	scoresBackward(ds, u, rows, d, t.protos, p, du, dproto)
-	dz := make([]float64, len(z))
+	dz := make([]float64, rows*d)
 	l2NormalizeBackward(u, du, norms, rows, d, dz)
+	dbn := make([]float32, rows*d)
+	for i, v := range dz {
+		dbn[i] = float32(v)
+	}
+	dout := make([]float32, rows*d)
+	t.obn.backward(e.out, rows, 1, dbn, dout, t.s.Workers)
+	dh := make([]float32, rows*hd)
+	// Per-row gradient parts merged in row order, as in Net: the sum
+	// does not depend on the worker count.
+	t.pout.parts(rows)
+	parallelFor(rows, t.s.Workers, func(_, j int) {
+		t.pout.backwardImage(e.hidden[j*hd:(j+1)*hd], 1, dout[j*d:(j+1)*d], dh[j*hd:(j+1)*hd], j)
+	})
+	t.pout.reduce(rows)
+	dp := make([]float32, rows*hd)
+	t.pbn.backward(e.pooled, rows, 1, dh, dp, t.s.Workers)
+	dp64 := make([]float64, rows*hd)
+	for i, v := range dp {
+		dp64[i] = float64(v)
+	}
 	n := t.net
 	lhw := n.sizes[len(n.convs)][0] * n.sizes[len(n.convs)][1]
-	dl := make([]float32, rows*d*lhw)
-	gapBackward(dz, rows, d, lhw, dl)
+	dl := make([]float32, rows*hd*lhw)
+	gapBackward(dp64, rows, hd, lhw, dl)
 	n.backward(dl, nil)
-	return loss, u, s
 }
 
 // codes returns the Sinkhorn codes of global view v's batch scores s
@@ -569,6 +661,10 @@ func (t *SwAV) Step(ctx context.Context) (SwAVStats, error) {
 		}
 	}
 	t.net.zeroGrad()
+	clear(t.pbn.dg)
+	clear(t.pbn.db)
+	clear(t.pout.dw)
+	clear(t.pout.db)
 	dproto := make([]float64, P*D)
 	V := 2 + L
 	zg := t.embedForward(gv, s.GlobalSize)
@@ -617,7 +713,10 @@ func (t *SwAV) Step(ctx context.Context) (SwAVStats, error) {
 // metadata "segnet.arch", "swav.settings" (JSON), "swav.step", "swav.seed",
 // "swav.rng" (hex of the PCG state), "swav.queue_fill".
 func (t *SwAV) Checkpoint() Checkpoint {
-	ts := append(t.net.StateDict(), Tensor{"prototypes.weight", []int{t.s.Prototypes, t.s.ProjDim}, slices.Clone(t.protos)})
+	ts := t.net.StateDict()
+	for _, p := range append(t.params()[len(t.net.params()):], t.buffers()...) {
+		ts = append(ts, Tensor{p.name, slices.Clone(p.shape), slices.Clone(p.v)})
+	}
 	for i, p := range t.params() {
 		ts = append(ts, Tensor{"optim." + p.name + ".exp_avg", slices.Clone(p.shape), slices.Clone(t.opt.m[i])},
 			Tensor{"optim." + p.name + ".exp_avg_sq", slices.Clone(p.shape), slices.Clone(t.opt.v[i])})
@@ -672,7 +771,8 @@ func ResumeSwAV(c Checkpoint, data []SwAVImage, workers int) (*SwAV, error) {
 	var net []Tensor
 	for _, x := range c.Tensors {
 		byName[x.Name] = x
-		if !(len(x.Name) > 6 && x.Name[:6] == "optim.") && x.Name != "prototypes.weight" && x.Name[:min(6, len(x.Name))] != "queue." {
+		if !strings.HasPrefix(x.Name, "optim.") && !strings.HasPrefix(x.Name, "prototypes.") &&
+			!strings.HasPrefix(x.Name, "queue.") && !strings.HasPrefix(x.Name, "projection_") {
 			net = append(net, x)
 		}
 	}
@@ -687,8 +787,12 @@ func ResumeSwAV(c Checkpoint, data []SwAVImage, workers int) (*SwAV, error) {
 		copy(dst, x.Data)
 		return nil
 	}
-	if err := get("prototypes.weight", t.protos); err != nil {
-		return nil, err
+	for _, p := range append(t.params(), t.buffers()...) {
+		if !strings.HasPrefix(p.name, "layers.") && !strings.HasPrefix(p.name, "head.") {
+			if err := get(p.name, p.v); err != nil {
+				return nil, err
+			}
+		}
 	}
 	for i, p := range t.params() {
 		if err := get("optim."+p.name+".exp_avg", t.opt.m[i]); err != nil {

@@ -247,40 +247,39 @@ func TestSinkhorn(t *testing.T) {
 func TestSwAVNetGradient(t *testing.T) {
 	data := []SwAVImage{{Image: image.NewNRGBA(image.Rect(0, 0, 8, 8)), Centers: [][2]float32{{4, 4}}}}
 	layers := []LayerSpec{{4, 2, 1}, {5, 1, 2}}
-	tr, err := NewSwAV(data, SwAVSettings{Layers: layers, FeatureLayer: 1, ProjDim: 3, Prototypes: 4, Batch: 2, Workers: 2}, 7)
+	hd, d, p := 6, 3, 4
+	tr, err := NewSwAV(data, SwAVSettings{Layers: layers, ProjHidden: hd, ProjDim: d, Prototypes: p, Batch: 2, Workers: 2}, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
 	net := tr.net
 	rng := rand.New(rand.NewPCG(27, 28))
-	for _, b := range net.bns {
+	for _, b := range append(slices.Clone(net.bns), tr.pbn) {
 		for c := range b.g {
 			b.g[c] = 0.5 + rng.Float32()
 			b.b[c] = 0.3 * rng.Float32()
 		}
 	}
-	n, h, w := 3, 9, 7
+	n, h, w := 4, 9, 7
 	lh, lw := net.lowSize(h, w)
 	net.alloc(n, h, w, lh, lw)
 	copy(net.input, randSlice(rng, n*3*h*w, 1))
 	logits := net.forward()
-	d, p := 3, 4
-	z := make([]float64, n*d)
-	gapForward(logits, n, d, lh*lw, z)
+	e := tr.project(logits, n, lh*lw)
 	q := randCodes(rng, n, p)
 	net.zeroGrad()
 	dproto := make([]float64, p*d)
-	tr.headLoss(z, q, 0.7, dproto, true)
-	ps := net.params()
+	tr.headLoss(e, q, 0.7, dproto, true)
+	copy(tr.dprotos, to32(dproto))
+	ps := tr.params()
 	vals := make([][]float64, len(ps))
 	for i, pp := range ps {
 		vals[i] = to64(pp.v)
 	}
-	c64 := to64(tr.protos)
-	wt := []float64{0.7, 0.7, 0.7}
+	wt := []float64{0.7, 0.7, 0.7, 0.7}
 	x64 := to64(net.input)
-	loss := func(c []float64) float64 {
-		a, ch, hh, ww := x64, 3, h, w
+	loss := func(x []float64) float64 {
+		a, ch, hh, ww := x, 3, h, w
 		for li, l := range layers {
 			var ho, wo int
 			a, ho, wo = refConv(a, n, ch, hh, ww, vals[3*li], l.Out, l.Stride, l.Dilation)
@@ -288,13 +287,26 @@ func TestSwAVNetGradient(t *testing.T) {
 			ch, hh, ww = l.Out, ho, wo
 		}
 		L := len(layers)
-		a = refHead(a, n, ch, hh*ww, vals[3*L], vals[3*L+1], d)
-		return refSwAV(refGAP(a, n, d, hh*ww), n, d, c, p, q, wt, 0.1)
+		a = refHead(a, n, ch, hh*ww, vals[3*L], vals[3*L+1], hd)
+		a = refGAP(a, n, hd, hh*ww)
+		a = refBN(a, n, hd, 1, vals[3*L+2], vals[3*L+3], true)
+		a = refHead(a, n, hd, 1, vals[3*L+4], vals[3*L+5], d)
+		a = refBN(a, n, d, 1, []float64{1, 1, 1}, []float64{0, 0, 0}, false)
+		return refSwAV(a, n, d, vals[3*L+6], p, q, wt, 0.1)
 	}
 	for i, pp := range ps {
-		checkGrad(t, pp.name, vals[i], pp.g, func([]float64) float64 { return loss(c64) }, 3e-3)
+		if pp.name == "head.bias" {
+			// BatchNorm1d follows the pooled head: its bias has no effect,
+			// and its gradient is zero up to rounding.
+			for _, g := range pp.g {
+				if math.Abs(float64(g)) > 1e-4 {
+					t.Fatalf("head.bias gradient %g, want 0", g)
+				}
+			}
+			continue
+		}
+		checkGrad(t, pp.name, vals[i], pp.g, func([]float64) float64 { return loss(x64) }, 3e-3)
 	}
-	checkGrad(t, "prototypes", c64, to32(dproto), loss, 1e-3)
 }
 
 // stripes returns a small synthetic image set for trainer tests.

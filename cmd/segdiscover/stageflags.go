@@ -32,12 +32,15 @@ func addSuperpixelFlags(f *pflag.FlagSet, c *pipeline.Config) {
 }
 
 func addFeatureFlags(f *pflag.FlagSet, c *pipeline.Config) {
-	f.StringVar(&c.Encoder, "encoder", defaults.Encoder, "feature encoder: handcrafted, sae-sigmoid (sparse autoencoder, KL penalty), sae-relu (L1 penalty), or handcrafted+sae-sigmoid, handcrafted+sae-relu")
+	f.StringVar(&c.Encoder, "encoder", defaults.Encoder, "feature encoder: handcrafted, swav (a CNN trained on the images by SwAV, averaged per superpixel), sae-sigmoid (sparse autoencoder, KL penalty), sae-relu (L1 penalty), or handcrafted+ one of the learned ones")
 	f.IntVar(&c.Hidden, "hidden", defaults.Hidden, "learned encoder: hidden units (feature dimensions)")
 	f.BoolVar(&c.Denoise, "denoise", false, "learned encoder: denoising autoencoder (masking noise on the input patches)")
 	f.IntVar(&c.PatchSize, "patch-size", defaults.PatchSize, "learned encoder: side of the superpixel patches, in pixels")
 	f.IntVar(&c.PatchSample, "patch-sample", defaults.PatchSample, "learned encoder: patches it trains on (a uniform sample over the dataset)")
 	f.IntVar(&c.EncoderEpochs, "encoder-epochs", defaults.EncoderEpochs, "learned encoder: training epochs")
+	f.IntVar(&c.EncoderSteps, "encoder-steps", defaults.EncoderSteps, "swav: optimiser steps (32 superpixels, 2 global and 4 local views each)")
+	f.IntVar(&c.Prototypes, "prototypes", 0, "swav: prototypes (0: 4 x concepts, at least 32)")
+	f.Float64Var(&c.HandWeight, "hand-weight", defaults.HandWeight, "handcrafted+swav: total variance of the standardised hand-crafted block relative to the learned block's")
 	f.StringVar(&c.Blocks, "blocks", defaults.Blocks, "hand-crafted descriptor blocks, '+'-separated: lab_mean, lab_std, centroid_x, centroid_y, area, grad_stats, grad_hist, lbp")
 }
 
