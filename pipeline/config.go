@@ -11,6 +11,7 @@ import (
 
 	"github.com/segdiscover/segdiscover/cluster"
 	"github.com/segdiscover/segdiscover/features"
+	"github.com/segdiscover/segdiscover/segnet"
 )
 
 // Stage names, in run order. A run goes through them in this order and
@@ -92,6 +93,11 @@ type Config struct {
 	CropWidth          int     `json:"crop-width,omitempty"`           // 0 = 160
 	TrainMinConfidence float64 `json:"train-min-confidence,omitempty"` // ignore pseudo-label pixels less confident than this
 	ConfWeight         bool    `json:"conf-weight,omitempty"`          // weight the loss by pseudo-label confidence
+
+	// swav replaces the SwAV network and training settings (tests use a
+	// tiny network); nil means segnet's defaults with EncoderSteps and
+	// Prototypes. It enters the encoder key.
+	swav *segnet.SwAVSettings
 }
 
 // Defaults returns c with every zero field replaced by its default value.

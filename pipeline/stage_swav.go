@@ -38,10 +38,11 @@ const (
 
 // swavParams enter the encoder key (and, through it, the feature key).
 type swavParams struct {
-	Steps      int    `json:"steps"`
-	Prototypes int    `json:"prototypes"`
-	Area       int    `json:"area"`
-	Seed       uint64 `json:"seed"`
+	Steps      int                  `json:"steps"`
+	Prototypes int                  `json:"prototypes"`
+	Area       int                  `json:"area"`
+	Seed       uint64               `json:"seed"`
+	Override   *segnet.SwAVSettings `json:"override,omitempty"`
 }
 
 func (c Config) swavParams() swavParams {
@@ -50,11 +51,16 @@ func (c Config) swavParams() swavParams {
 		_, kmax, _ := c.conceptRange()
 		p = max(32, 4*kmax)
 	}
-	return swavParams{Steps: c.EncoderSteps, Prototypes: p, Area: swavArea, Seed: c.Seed}
+	return swavParams{Steps: c.EncoderSteps, Prototypes: p, Area: swavArea, Seed: c.Seed, Override: c.swav}
 }
 
 func (p swavParams) settings(workers int) segnet.SwAVSettings {
-	return segnet.SwAVSettings{Steps: p.Steps, Prototypes: p.Prototypes, Workers: workers}
+	s := segnet.SwAVSettings{Steps: p.Steps, Prototypes: p.Prototypes}
+	if p.Override != nil {
+		s = *p.Override
+	}
+	s.Workers = workers
+	return s
 }
 
 func (r *runner) swavCheckpointPath() string {

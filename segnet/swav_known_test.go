@@ -128,7 +128,7 @@ func TestSwAVTextureKnownAnswer(t *testing.T) {
 	}
 	const protos = 8
 	tr, err := segnet.NewSwAV(data, segnet.SwAVSettings{
-		Layers: []segnet.LayerSpec{{8, 2, 1}, {16, 1, 1}, {16, 1, 2}, {16, 1, 1}}, FeatureLayer: 3,
+		Layers: []segnet.LayerSpec{{Out: 8, Stride: 2, Dilation: 1}, {Out: 16, Stride: 1, Dilation: 1}, {Out: 16, Stride: 1, Dilation: 2}, {Out: 16, Stride: 1, Dilation: 1}}, FeatureLayer: 3,
 		ProjDim: 16, Prototypes: protos, Batch: 16, Steps: 80, GlobalSize: 24, LocalSize: 12, Locals: 2,
 	}, 1)
 	if err != nil {
