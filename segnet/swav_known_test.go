@@ -67,8 +67,6 @@ func gridLabels(size, block int) *superpixel.Labels {
 // under the better of the two matchings.
 func clusterMIoU(t *testing.T, xs []*mat.Dense, labels *superpixel.Labels, gts [][]uint8) float64 {
 	t.Helper()
-	x := features.Concat(xs...) // rows of every image, image after image
-	_ = x
 	var all *mat.Dense
 	for _, b := range xs {
 		if all == nil {
@@ -167,5 +165,54 @@ func TestSwAVTextureKnownAnswer(t *testing.T) {
 	}
 	if mc > 0.7 {
 		t.Errorf("colour statistics separate the textures (mIoU %.3f): the test scenes do not isolate texture", mc)
+	}
+}
+
+// BenchmarkSwAVFeatures times the features of one 320x240 image with the
+// default SwAV encoder: resizing to the working resolution, the network's
+// forward pass and the masked average over 300 superpixels (20x15 blocks).
+func BenchmarkSwAVFeatures(b *testing.B) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	img := image.NewNRGBA(image.Rect(0, 0, 320, 240))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(rng.IntN(256))
+	}
+	tr, err := segnet.NewSwAV([]segnet.SwAVImage{{Image: img, Centers: [][2]float32{{1, 1}}}}, segnet.SwAVSettings{}, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	enc := (&segnet.Encoder{Net: tr.Net(), FeatureLayer: tr.Settings().FeatureLayer, Area: 160 * 120}).Clone()
+	l := &superpixel.Labels{Width: 320, Height: 240, N: 300, Pix: make([]int32, 320*240)}
+	for y := range 240 {
+		for x := range 320 {
+			l.Pix[y*320+x] = int32((y/16)*20 + x/16)
+		}
+	}
+	for b.Loop() {
+		f, c, fh, fw := enc.DenseFeatures(img)
+		features.PoolDense(f, c, fh, fw, l)
+	}
+}
+
+// BenchmarkSwAVStep times one default SwAV training step (32 superpixels,
+// 2 global 64-px and 4 local 32-px views each).
+func BenchmarkSwAVStep(b *testing.B) {
+	data := make([]segnet.SwAVImage, 8)
+	rng := rand.New(rand.NewPCG(7, 8))
+	for i := range data {
+		img := image.NewNRGBA(image.Rect(0, 0, 160, 120))
+		for j := range img.Pix {
+			img.Pix[j] = uint8(rng.IntN(256))
+		}
+		data[i] = segnet.SwAVImage{Image: img, Centers: [][2]float32{{40, 30}, {120, 90}}}
+	}
+	tr, err := segnet.NewSwAV(data, segnet.SwAVSettings{Steps: 1 << 30}, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := tr.Step(context.Background()); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
