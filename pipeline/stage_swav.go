@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"image"
 	"io"
 	"os"
 	"path/filepath"
@@ -125,7 +124,7 @@ func (r *runner) swavStage(ctx context.Context, st *StageStats, items []*item) e
 		}
 	}
 	bar.done()
-	st.Note += fmt.Sprintf("swav trained %d steps on %d images in %.1fs", s.Steps, len(data), time.Since(t0).Seconds())
+	st.Note += fmt.Sprintf("swav trained to step %d on %d images in %.1fs", s.Steps, len(data), time.Since(t0).Seconds())
 	net := tr.Net()
 	arch, err := net.Arch().MarshalText()
 	if err != nil {
@@ -176,7 +175,7 @@ func (r *runner) swavData(ctx context.Context, items []*item, area int) ([]segne
 				return err
 			}
 			h, w := segnet.WorkingSize(l.Height, l.Width, area)
-			var small *image.NRGBA = img
+			small := img
 			if h != l.Height || w != l.Width {
 				small = imaging.Resize(img, w, h, imaging.Linear)
 			}

@@ -93,7 +93,7 @@ func (s SwAVSettings) withDefaults() SwAVSettings {
 	def(&s.Sinkhorn, 3)
 	def(&s.Steps, 150)
 	def(&s.Batch, 32)
-	def(&s.Queue, 8*2*s.Batch/2)
+	def(&s.Queue, 8*s.Batch)
 	def(&s.QueueStart, s.Steps/4)
 	def(&s.FreezeSteps, max(1, s.Steps/10))
 	def(&s.GlobalSize, 64)
