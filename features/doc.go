@@ -56,6 +56,11 @@
 // deterministic for given seeds. Weights are exported as Params, named as
 // torch.nn.Linear layers "encoder" and "decoder" would be.
 //
+// PoolDense averages a dense feature map (such as that of the SwAV encoder,
+// segnet.Encoder) over each superpixel: the map resized bilinearly to the
+// label map (PyTorch's align_corners=False) and masked-average pooled, in
+// time linear in the pixels.
+//
 // # Post-processing
 //
 // Moments accumulates the mean and covariance of a dataset's features

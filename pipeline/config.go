@@ -15,6 +15,7 @@ import (
 	"github.com/segdiscover/segdiscover/cluster"
 	"github.com/segdiscover/segdiscover/features"
 	"github.com/segdiscover/segdiscover/features/vit"
+	"github.com/segdiscover/segdiscover/segnet"
 )
 
 // Stage names, in run order. A run goes through them in this order and
@@ -62,7 +63,7 @@ type Config struct {
 	SLICO       bool    `json:"slico,omitempty"`       // adaptive compactness
 
 	// Features.
-	Encoder       string `json:"encoder,omitempty"`        // "handcrafted" (default), "sae-sigmoid", "sae-relu", "handcrafted+sae-sigmoid", "handcrafted+sae-relu"
+	Encoder       string `json:"encoder,omitempty"`        // "handcrafted" (default), "swav", "sae-sigmoid", "sae-relu", or "handcrafted+" one of them
 	Blocks        string `json:"blocks,omitempty"`         // descriptor blocks, e.g. "lab_mean+lab_std+centroid_y"; "" = default
 	PCA           int    `json:"pca,omitempty"`            // reduce standardised features to this many dimensions; 0 = none (DefaultViTPCA with vit), < 0 = none
 	Hidden        int    `json:"hidden,omitempty"`         // learned encoder: hidden units (feature dimensions); 0 = 64
@@ -73,6 +74,11 @@ type Config struct {
 	Weights       string `json:"weights,omitempty"`        // vit: the transformer checkpoint (.safetensors)
 	ViTSize       int    `json:"vit-size,omitempty"`       // vit: short side of the network input in pixels; 0 = 224
 	ViTFeatures   string `json:"vit-features,omitempty"`   // vit: "tokens" (the last block's output, default) or "keys" (its attention keys)
+	EncoderSteps  int    `json:"encoder-steps,omitempty"`  // swav: optimiser steps; 0 = 150
+	Prototypes    int    `json:"prototypes,omitempty"`     // swav: prototypes; 0 = 4 x concepts (concepts-max with auto), at least 32
+	// HandWeight: with handcrafted+<learned>, the total variance of the
+	// standardised hand-crafted block relative to the learned block's; 0 = 1.
+	HandWeight float64 `json:"hand-weight,omitempty"`
 
 	// Cluster (GMM).
 	Concepts   string `json:"concepts,omitempty"`     // K, or "auto" (BIC over ConceptMin..ConceptMax); "" = 8
@@ -98,6 +104,11 @@ type Config struct {
 	CropWidth          int     `json:"crop-width,omitempty"`           // 0 = 160
 	TrainMinConfidence float64 `json:"train-min-confidence,omitempty"` // ignore pseudo-label pixels less confident than this
 	ConfWeight         bool    `json:"conf-weight,omitempty"`          // weight the loss by pseudo-label confidence
+
+	// swav replaces the SwAV network and training settings (tests use a
+	// tiny network); nil means segnet's defaults with EncoderSteps and
+	// Prototypes. It enters the encoder key.
+	swav *segnet.SwAVSettings
 }
 
 // Defaults returns c with every zero field replaced by its default value.
@@ -140,6 +151,12 @@ func (c Config) Defaults() Config {
 	}
 	if c.PCA == 0 && c.Encoder == "vit" {
 		c.PCA = DefaultViTPCA
+	}
+	if c.EncoderSteps <= 0 {
+		c.EncoderSteps = 150
+	}
+	if c.HandWeight <= 0 {
+		c.HandWeight = 1
 	}
 	if c.Blocks == "" {
 		c.Blocks = features.DefaultBlocks.String()
@@ -213,6 +230,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := features.ParseBlock(c.Blocks); err != nil {
 		return fmt.Errorf("blocks: %w", err)
+	}
+	if c.Prototypes < 0 || c.Prototypes > 4096 {
+		return fmt.Errorf("prototypes: %d is not in 0..4096", c.Prototypes)
 	}
 	if _, _, err := c.conceptRange(); err != nil {
 		return err

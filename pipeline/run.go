@@ -18,6 +18,7 @@ import (
 	"github.com/sourcegraph/conc/pool"
 
 	"github.com/segdiscover/segdiscover/features"
+	"github.com/segdiscover/segdiscover/segnet"
 )
 
 // Options say what a run works on and where it reports. The stage
@@ -129,7 +130,8 @@ type runner struct {
 
 	vit        *ViTWeights // the transformer of --encoder vit
 	encoderKey string
-	encoder    *features.Encoder // the learned encoder, when there is one
+	encoder    *features.Encoder // the learned autoencoder, when there is one
+	swav       *segnet.Encoder   // the SwAV encoder, when there is one
 	clusterKey string
 	trainKey   string
 	concepts   []Concept // names and colours (concepts.json), once clustered

@@ -14,6 +14,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/segdiscover/segdiscover/features"
+	"github.com/segdiscover/segdiscover/segnet"
 )
 
 // Learned encoders: the features of a superpixel are the hidden code of a
@@ -32,6 +33,7 @@ type encoderSpec struct {
 	hand    bool
 	learned bool
 	vit     bool // a pretrained transformer from --weights
+	swav    bool // the learned encoder is the SwAV network (stage_swav.go)
 	kind    features.Kind
 }
 
@@ -46,10 +48,15 @@ func parseEncoder(s string) (encoderSpec, error) {
 				return e, fmt.Errorf("%q: vit is not combined with other encoders", s)
 			}
 			e.vit = true
+		case "swav":
+			if e.learned {
+				return e, fmt.Errorf("%q: at most one learned encoder", s)
+			}
+			e.learned, e.swav = true, true
 		default:
 			k, err := features.ParseKind(part)
 			if err != nil || e.learned {
-				return e, fmt.Errorf("%q: want handcrafted, sae-sigmoid, sae-relu, or handcrafted+sae-...", s)
+				return e, fmt.Errorf("%q: want handcrafted, swav, sae-sigmoid, sae-relu, or handcrafted+ one of them", s)
 			}
 			e.learned, e.kind = true, k
 		}
@@ -96,6 +103,9 @@ func (r *runner) encoderStage(ctx context.Context, st *StageStats) error {
 		return errNoOK
 	}
 	spec, _ := parseEncoder(r.cfg.Encoder)
+	if spec.swav {
+		return r.swavStage(ctx, st, items)
+	}
 	ep := r.cfg.encoderParams()
 	inputs := make([]string, len(items))
 	for i, it := range items {
@@ -206,6 +216,14 @@ func (r *runner) readEncoder() error {
 // after the encoder stage.
 func (r *runner) learnedFeatures(ctx context.Context) error {
 	spec, _ := parseEncoder(r.cfg.Encoder)
+	var encs chan *segnet.Encoder
+	if spec.swav {
+		// The network is not safe for concurrent use: one copy per worker.
+		encs = make(chan *segnet.Encoder, r.cfg.Workers)
+		for range r.cfg.Workers {
+			encs <- r.swav.Clone()
+		}
+	}
 	fp := r.cfg.featureParams()
 	fs := r.cfg.featureSettings()
 	patch := r.cfg.encoderParams().Patch
@@ -234,7 +252,14 @@ func (r *runner) learnedFeatures(ctx context.Context) error {
 			if spec.hand {
 				blocks = append(blocks, features.Describe(img, l, fs))
 			}
-			blocks = append(blocks, r.encoder.Encode(features.ExtractPatches(img, l, patch)))
+			if spec.swav {
+				e := <-encs
+				f, c, fh, fw := e.DenseFeatures(img)
+				encs <- e
+				blocks = append(blocks, features.PoolDense(f, c, fh, fw, l))
+			} else {
+				blocks = append(blocks, r.encoder.Encode(features.ExtractPatches(img, l, patch)))
+			}
 			return r.writeFeatures(it, features.Concat(blocks...))
 		}()
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image/png"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path"
@@ -29,15 +30,16 @@ const (
 
 // clusterParams are the parameters that enter the cluster key.
 type clusterParams struct {
-	Concepts   string `json:"concepts"`
-	ConceptMin int    `json:"concepts_min,omitempty"`
-	ConceptMax int    `json:"concepts_max,omitempty"`
-	Covariance string `json:"covariance"`
-	Balance    string `json:"balance"`
-	Seed       uint64 `json:"seed"`
-	MaxSamples int    `json:"max_samples"`
-	NInit      int    `json:"n_init"`
-	PCA        int    `json:"pca"`
+	Concepts   string  `json:"concepts"`
+	ConceptMin int     `json:"concepts_min,omitempty"`
+	ConceptMax int     `json:"concepts_max,omitempty"`
+	Covariance string  `json:"covariance"`
+	Balance    string  `json:"balance"`
+	Seed       uint64  `json:"seed"`
+	MaxSamples int     `json:"max_samples"`
+	NInit      int     `json:"n_init"`
+	PCA        int     `json:"pca"`
+	HandWeight float64 `json:"hand_weight,omitempty"` // handcrafted+swav only
 }
 
 func (c Config) clusterParams() clusterParams {
@@ -45,6 +47,9 @@ func (c Config) clusterParams() clusterParams {
 		MaxSamples: c.MaxSamples, NInit: c.NInit, PCA: c.PCA}
 	if c.Concepts == "auto" {
 		p.ConceptMin, p.ConceptMax = c.ConceptMin, c.ConceptMax
+	}
+	if e, _ := parseEncoder(c.Encoder); e.hand && e.swav {
+		p.HandWeight = c.HandWeight
 	}
 	return p
 }
@@ -209,6 +214,16 @@ func (r *runner) columnWeights(cols int) []float64 {
 		return nil
 	}
 	w := r.cfg.featureSettings().ColumnWeights()
+	nh := len(w)
+	if spec.swav && cols > nh {
+		// Standardised columns have variance 1: scale the hand-crafted
+		// ones so that their block's total variance is HandWeight times
+		// the learned block's, whatever the two widths.
+		f := math.Sqrt(r.cfg.HandWeight * float64(cols-nh) / float64(nh))
+		for i := range w {
+			w[i] *= f
+		}
+	}
 	for len(w) < cols {
 		w = append(w, 1)
 	}

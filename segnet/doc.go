@@ -50,6 +50,18 @@
 // a polynomial exponential in the softmax; the confidence it returns is
 // still exactly that of math.Exp.
 //
+// SwAV (swav.go) trains the same layers without labels (Caron et al.,
+// "Unsupervised learning of visual features by contrasting cluster
+// assignments", NeurIPS 2020): multi-crop views centred on superpixels, a
+// projection head of average pooling, Linear, BatchNorm1d+ReLU, Linear and
+// a non-affine BatchNorm1d (the layers above with hw = 1), L2-normalised
+// embeddings and prototypes, codes by Sinkhorn-Knopp over the batch and a
+// queue, and the swapped cross-entropy
+//
+//	L = 1/(2(V-1)) Σ_{v global} Σ_{w≠v} mean_b -Σ_k q_v[b,k] log softmax(<u_w[b], c>/τ)_k.
+//
+// Encoder then gives dense features of a whole image from a chosen layer.
+//
 // The package is pure: parameters, optimiser state and RNG state are exposed
 // as named tensors and strings; pipeline/ writes them to files.
 package segnet
