@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"strconv"
@@ -66,6 +67,11 @@ type Config struct {
 	PatchSample   int    `json:"patch-sample,omitempty"`   // learned encoder: patches it trains on (uniform sample); 0 = 10000
 	EncoderEpochs int    `json:"encoder-epochs,omitempty"` // learned encoder: training epochs; 0 = 30
 
+	// Deep autoencoders: Encoder may also be "stacked" or "vae" (alone or
+	// after "handcrafted+").
+	StackDepth int     `json:"stack-depth,omitempty"` // stacked encoder: autoencoder layers, 2 or 3; 0 = 2
+	Beta       float64 `json:"beta,omitempty"`        // vae encoder: weight of the KL term; 0 = 1
+
 	// Cluster (GMM).
 	Concepts   string `json:"concepts,omitempty"`     // K, or "auto" (BIC over ConceptMin..ConceptMax); "" = 8
 	ConceptMin int    `json:"concepts-min,omitempty"` // 0 = 2
@@ -121,6 +127,12 @@ func (c Config) Defaults() Config {
 	if c.EncoderEpochs <= 0 {
 		c.EncoderEpochs = 30
 	}
+	if c.StackDepth <= 0 {
+		c.StackDepth = 2
+	}
+	if c.Beta == 0 {
+		c.Beta = 1
+	}
 	if c.Blocks == "" {
 		c.Blocks = features.DefaultBlocks.String()
 	}
@@ -159,8 +171,16 @@ func (c Config) Validate() error {
 	if c.Segments > MaxLabelID {
 		return fmt.Errorf("segments: %d is above the %d ids a label file holds", c.Segments, MaxLabelID)
 	}
-	if _, err := parseEncoder(c.Encoder); err != nil {
+	if e, err := parseEncoder(c.Encoder); err != nil {
 		return fmt.Errorf("encoder: %w", err)
+	} else if e.deep == features.KindVAE && c.Denoise {
+		return fmt.Errorf("denoise: the vae encoder has no denoising variant; drop --denoise")
+	}
+	if c.StackDepth < 2 || c.StackDepth > 3 {
+		return fmt.Errorf("stack-depth: %d layers, want 2 or 3", c.StackDepth)
+	}
+	if c.Beta < 0 || math.IsNaN(c.Beta) || math.IsInf(c.Beta, 0) {
+		return fmt.Errorf("beta: %g, want a positive weight", c.Beta)
 	}
 	if _, err := features.ParseBlock(c.Blocks); err != nil {
 		return fmt.Errorf("blocks: %w", err)

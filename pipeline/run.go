@@ -119,7 +119,7 @@ type runner struct {
 	failures []*FileError
 
 	encoderKey string
-	encoder    *features.Encoder // the learned encoder, when there is one
+	encoder    features.PatchEncoder // the learned encoder, when there is one
 	clusterKey string
 	trainKey   string
 }

@@ -32,12 +32,14 @@ func addSuperpixelFlags(f *pflag.FlagSet, c *pipeline.Config) {
 }
 
 func addFeatureFlags(f *pflag.FlagSet, c *pipeline.Config) {
-	f.StringVar(&c.Encoder, "encoder", defaults.Encoder, "feature encoder: handcrafted, sae-sigmoid (sparse autoencoder, KL penalty), sae-relu (L1 penalty), or handcrafted+sae-sigmoid, handcrafted+sae-relu")
+	f.StringVar(&c.Encoder, "encoder", defaults.Encoder, "feature encoder: handcrafted, sae-sigmoid (sparse autoencoder, KL penalty), sae-relu (L1 penalty), stacked (greedily trained stack of sparse autoencoders), vae (variational autoencoder), or handcrafted+ one of the learned ones")
 	f.IntVar(&c.Hidden, "hidden", defaults.Hidden, "learned encoder: hidden units (feature dimensions)")
 	f.BoolVar(&c.Denoise, "denoise", false, "learned encoder: denoising autoencoder (masking noise on the input patches)")
 	f.IntVar(&c.PatchSize, "patch-size", defaults.PatchSize, "learned encoder: side of the superpixel patches, in pixels")
 	f.IntVar(&c.PatchSample, "patch-sample", defaults.PatchSample, "learned encoder: patches it trains on (a uniform sample over the dataset)")
 	f.IntVar(&c.EncoderEpochs, "encoder-epochs", defaults.EncoderEpochs, "learned encoder: training epochs")
+	f.IntVar(&c.StackDepth, "stack-depth", defaults.StackDepth, "stacked encoder: autoencoder layers (2 or 3), each trained --encoder-epochs, then as many epochs end to end")
+	f.Float64Var(&c.Beta, "beta", defaults.Beta, "vae encoder: weight of the KL term of the loss (1: the evidence lower bound)")
 	f.StringVar(&c.Blocks, "blocks", defaults.Blocks, "hand-crafted descriptor blocks, '+'-separated: lab_mean, lab_std, centroid_x, centroid_y, area, grad_stats, grad_hist, lbp")
 }
 
