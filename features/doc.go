@@ -51,6 +51,31 @@
 //     GaussianNoise: the encoder sees a corrupted input and the loss
 //     compares the output with the clean one.
 //
+// Two deeper members of the family train on the same patches:
+//
+//   - Stacked is a stacked autoencoder (Y. Bengio, P. Lamblin, D. Popovici,
+//     H. Larochelle, "Greedy layer-wise training of deep networks", NIPS
+//     2006; stacked denoising autoencoders: P. Vincent et al., JMLR 11,
+//     2010): 2 or 3 autoencoder layers of any of the kinds above, code
+//     sizes shrinking geometrically from the input to the feature
+//     dimension, each trained greedily on the codes of the layers below,
+//     then all encoders and decoders fine-tuned together on the
+//     reconstruction of the input; its features are the top code;
+//   - VAE is a variational autoencoder (D. P. Kingma, M. Welling,
+//     "Auto-encoding variational Bayes", ICLR 2014): a softplus MLP
+//     encoder giving the mean μ and log-variance ℓ of a diagonal Gaussian
+//     q(z|x), a sample z = μ + exp(ℓ/2)·ε with the noise ε passed in (the
+//     reparameterisation trick), a softplus MLP decoder giving the mean of
+//     a Gaussian p(x|z) whose one variance is set to its
+//     maximum-likelihood value on each batch (O. Rybkin, K. Daniilidis,
+//     S. Levine, "Simple and effective VAE training with calibrated
+//     decoders", ICML 2021), and the loss -E_q log p(x|z) + β·KL(q || N(0, I))
+//     (β = 1: the negative evidence lower bound); its features are the
+//     posterior means μ.
+//
+// PatchEncoder is what the three have in common, and LoadPatchEncoder
+// restores any of them from its Params.
+//
 // The layers' products go through gonum's mat, and hence through the
 // blas64 implementation installed with blas64.Use. Training is
 // deterministic for given seeds. Weights are exported as Params, named as

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"reflect"
 	"runtime"
@@ -79,6 +80,11 @@ type Config struct {
 	// HandWeight: with handcrafted+<learned>, the total variance of the
 	// standardised hand-crafted block relative to the learned block's; 0 = 1.
 	HandWeight float64 `json:"hand-weight,omitempty"`
+
+	// Deep autoencoders: Encoder may also be "stacked" or "vae" (alone or
+	// after "handcrafted+").
+	StackDepth int     `json:"stack-depth,omitempty"` // stacked encoder: autoencoder layers, 2 or 3; 0 = 2
+	Beta       float64 `json:"beta,omitempty"`        // vae encoder: weight of the KL term; 0 = 1
 
 	// Cluster (GMM).
 	Concepts   string `json:"concepts,omitempty"`     // K, or "auto" (BIC over ConceptMin..ConceptMax); "" = 8
@@ -158,6 +164,12 @@ func (c Config) Defaults() Config {
 	if c.HandWeight <= 0 {
 		c.HandWeight = 1
 	}
+	if c.StackDepth <= 0 {
+		c.StackDepth = 2
+	}
+	if c.Beta == 0 {
+		c.Beta = 1
+	}
 	if c.Blocks == "" {
 		c.Blocks = features.DefaultBlocks.String()
 	}
@@ -219,8 +231,16 @@ func (c Config) Validate() error {
 	if c.Segments > MaxLabelID {
 		return fmt.Errorf("segments: %d is above the %d ids a label file holds", c.Segments, MaxLabelID)
 	}
-	if _, err := parseEncoder(c.Encoder); err != nil {
+	if e, err := parseEncoder(c.Encoder); err != nil {
 		return fmt.Errorf("encoder: %w", err)
+	} else if e.deep == features.KindVAE && c.Denoise {
+		return fmt.Errorf("denoise: the vae encoder has no denoising variant; drop --denoise")
+	}
+	if c.StackDepth < 2 || c.StackDepth > 3 {
+		return fmt.Errorf("stack-depth: %d layers, want 2 or 3", c.StackDepth)
+	}
+	if c.Beta < 0 || math.IsNaN(c.Beta) || math.IsInf(c.Beta, 0) {
+		return fmt.Errorf("beta: %g, want a positive weight", c.Beta)
 	}
 	if e, _ := parseEncoder(c.Encoder); e.vit && c.Weights == "" {
 		return fmt.Errorf("encoder vit: needs --weights FILE, a DINO or DINOv2 checkpoint (.safetensors; see README)")

@@ -130,8 +130,8 @@ type runner struct {
 
 	vit        *ViTWeights // the transformer of --encoder vit
 	encoderKey string
-	encoder    *features.Encoder // the learned autoencoder, when there is one
-	swav       *segnet.Encoder   // the SwAV encoder, when there is one
+	encoder    features.PatchEncoder // the learned encoder, when there is one
+	swav       *segnet.Encoder       // the SwAV encoder, when there is one
 	clusterKey string
 	trainKey   string
 	concepts   []Concept // names and colours (concepts.json), once clustered

@@ -28,13 +28,14 @@ const (
 )
 
 // encoderSpec is a parsed --encoder value: "handcrafted", "sae-sigmoid",
-// "sae-relu", "handcrafted+sae-sigmoid", "handcrafted+sae-relu", or "vit".
+// "sae-relu", "stacked", "vae", "swav", "handcrafted+" one of the learned ones, or "vit".
 type encoderSpec struct {
 	hand    bool
 	learned bool
 	vit     bool // a pretrained transformer from --weights
 	swav    bool // the learned encoder is the SwAV network (stage_swav.go)
 	kind    features.Kind
+	deep    string // features.KindStacked or features.KindVAE, else ""
 }
 
 func parseEncoder(s string) (encoderSpec, error) {
@@ -53,10 +54,15 @@ func parseEncoder(s string) (encoderSpec, error) {
 				return e, fmt.Errorf("%q: at most one learned encoder", s)
 			}
 			e.learned, e.swav = true, true
+		case features.KindStacked, features.KindVAE:
+			if e.learned {
+				return e, fmt.Errorf("%q: want one learned encoder", s)
+			}
+			e.learned, e.deep = true, part
 		default:
 			k, err := features.ParseKind(part)
 			if err != nil || e.learned {
-				return e, fmt.Errorf("%q: want handcrafted, swav, sae-sigmoid, sae-relu, or handcrafted+ one of them", s)
+				return e, fmt.Errorf("%q: want handcrafted, swav, sae-sigmoid, sae-relu, stacked, vae, or handcrafted+one of them (or vit alone)", s)
 			}
 			e.learned, e.kind = true, k
 		}
@@ -76,12 +82,23 @@ type encoderParams struct {
 	Sample  int    `json:"sample"`
 	Epochs  int    `json:"epochs"`
 	Seed    uint64 `json:"seed"`
+	// Only for the encoders that use them, so that the keys of the
+	// others stay as they were.
+	Depth int     `json:"depth,omitempty"` // stacked
+	Beta  float64 `json:"beta,omitempty"`  // vae
 }
 
 func (c Config) encoderParams() encoderParams {
 	e, _ := parseEncoder(c.Encoder)
-	return encoderParams{Kind: e.kind.String(), Hidden: c.Hidden, Denoise: c.Denoise, Patch: c.PatchSize,
+	p := encoderParams{Kind: e.kind.String(), Hidden: c.Hidden, Denoise: c.Denoise, Patch: c.PatchSize,
 		Sample: c.PatchSample, Epochs: c.EncoderEpochs, Seed: c.Seed}
+	switch e.deep {
+	case features.KindStacked:
+		p.Kind, p.Depth = e.deep, c.StackDepth
+	case features.KindVAE:
+		p.Kind, p.Beta, p.Denoise = e.deep, c.Beta, false
+	}
+	return p
 }
 
 func (p encoderParams) settings(kind features.Kind) features.EncoderSettings {
@@ -156,13 +173,20 @@ func (r *runner) encoderStage(ctx context.Context, st *StageStats) error {
 	}
 	rows, dim := sample.Dims()
 	src := rand.NewPCG(ep.Seed, 0xe1c0df)
-	enc := features.NewEncoder(dim, ep.settings(spec.kind), src)
 	r.log.Info("encoder: training", "kind", ep.Kind, "patches", rows, "of", res.Seen(), "dims", dim)
 	t0 := time.Now()
-	_, err := enc.Train(sample, src, func(epoch int, l features.Loss) error {
-		r.log.Debug("encoder: epoch", "epoch", epoch, "loss", l.Total, "mean_activation", l.MeanActivation)
-		return ctx.Err()
-	})
+	var enc features.PatchEncoder
+	var err error
+	if spec.deep != "" {
+		enc, err = r.trainDeepEncoder(ctx, spec, ep, sample, src)
+	} else {
+		e := features.NewEncoder(dim, ep.settings(spec.kind), src)
+		enc = e
+		_, err = e.Train(sample, src, func(epoch int, l features.Loss) error {
+			r.log.Debug("encoder: epoch", "epoch", epoch, "loss", l.Total, "mean_activation", l.MeanActivation)
+			return ctx.Err()
+		})
+	}
 	if err != nil {
 		return err
 	}
@@ -203,7 +227,7 @@ func (r *runner) readEncoder() error {
 		}
 		ps[i] = features.Param{Name: ts[i].Name, Shape: ts[i].Shape, Data: v}
 	}
-	enc, err := features.LoadEncoder(ps, meta)
+	enc, err := features.LoadPatchEncoder(ps, meta)
 	if err != nil {
 		return fmt.Errorf("%s: %w", encoderFile, err)
 	}

@@ -35,7 +35,7 @@ func addSuperpixelFlags(f *pflag.FlagSet, c *pipeline.Config) {
 }
 
 func addFeatureFlags(f *pflag.FlagSet, c *pipeline.Config) {
-	f.StringVar(&c.Encoder, "encoder", defaults.Encoder, "feature encoder: handcrafted, swav (a CNN trained on the images by SwAV, averaged per superpixel), sae-sigmoid (sparse autoencoder, KL penalty), sae-relu (L1 penalty), handcrafted+ one of the learned ones, or vit (a pretrained DINO / DINOv2 transformer: --weights)")
+	f.StringVar(&c.Encoder, "encoder", defaults.Encoder, "feature encoder: handcrafted, swav (a CNN trained on the images by SwAV, averaged per superpixel), sae-sigmoid (sparse autoencoder, KL penalty), sae-relu (L1 penalty), stacked (greedily trained stack of sparse autoencoders), vae (variational autoencoder), handcrafted+ one of the learned ones, or vit (a pretrained DINO / DINOv2 transformer: --weights)")
 	f.IntVar(&c.Hidden, "hidden", defaults.Hidden, "learned encoder: hidden units (feature dimensions)")
 	f.BoolVar(&c.Denoise, "denoise", false, "learned encoder: denoising autoencoder (masking noise on the input patches)")
 	f.IntVar(&c.PatchSize, "patch-size", defaults.PatchSize, "learned encoder: side of the superpixel patches, in pixels")
