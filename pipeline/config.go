@@ -75,6 +75,7 @@ type Config struct {
 	Seed       uint64 `json:"seed,omitempty"`         // 0 = 1
 	MaxSamples int    `json:"max-samples,omitempty"`  // fit the GMM on at most this many superpixels; 0 = 1000000
 	NInit      int    `json:"n-init,omitempty"`       // EM restarts; 0 = 1
+	Init       string `json:"init,omitempty"`         // "kmeans" (default) or "consensus" (most reproducible of 10 sample restarts)
 
 	// Pseudo-labels.
 	MinConfidence float64 `json:"min-confidence,omitempty"` // posterior below which a pixel is unassigned; 0 = keep all
@@ -87,7 +88,16 @@ type Config struct {
 	CropWidth          int     `json:"crop-width,omitempty"`           // 0 = 160
 	TrainMinConfidence float64 `json:"train-min-confidence,omitempty"` // ignore pseudo-label pixels less confident than this
 	ConfWeight         bool    `json:"conf-weight,omitempty"`          // weight the loss by pseudo-label confidence
+
+	// Refined masks.
+	Refine string `json:"refine,omitempty"` // "superpixels" (default: posteriors averaged per superpixel) or "none" (per-pixel arg-max)
 }
+
+// Refinement of the network's masks (Config.Refine).
+const (
+	RefineSuperpixels = "superpixels"
+	RefineNone        = "none"
+)
 
 // Defaults returns c with every zero field replaced by its default value.
 func (c Config) Defaults() Config {
@@ -148,6 +158,12 @@ func (c Config) Defaults() Config {
 	if c.NInit <= 0 {
 		c.NInit = 1
 	}
+	if c.Init == "" {
+		c.Init = cluster.InitKMeans.String()
+	}
+	if c.Refine == "" {
+		c.Refine = RefineSuperpixels
+	}
 	return c
 }
 
@@ -174,6 +190,9 @@ func (c Config) Validate() error {
 	if _, err := cluster.ParseCovarianceType(c.Covariance); err != nil {
 		return fmt.Errorf("covariance: %w", err)
 	}
+	if _, err := cluster.ParseInitMethod(c.Init); err != nil {
+		return fmt.Errorf("init: %w", err)
+	}
 	if _, err := cluster.ParseBalance(c.Balance); err != nil {
 		return fmt.Errorf("balance: %w", err)
 	}
@@ -182,6 +201,9 @@ func (c Config) Validate() error {
 	}
 	if c.TrainMinConfidence < 0 || c.TrainMinConfidence > 1 {
 		return fmt.Errorf("train-min-confidence: %g is not in [0, 1]", c.TrainMinConfidence)
+	}
+	if c.Refine != RefineSuperpixels && c.Refine != RefineNone {
+		return fmt.Errorf("refine: unknown %q (want %s or %s)", c.Refine, RefineSuperpixels, RefineNone)
 	}
 	if c.MinConfidence < 0 || c.MinConfidence > 1 {
 		return fmt.Errorf("min-confidence: %g is not in [0, 1]", c.MinConfidence)

@@ -50,8 +50,8 @@ type MaskEvalReport struct {
 	// Boundary is the boundary F-measure of the predictions against the
 	// ground-truth class boundaries (pseudolabel.Boundaries).
 	Boundary pseudolabel.BoundaryScore `json:"boundary"`
-	Images  int      `json:"n_images"` // image pairs evaluated
-	Classes []string `json:"classes"`  // class names from classes.txt, null if none
+	Images   int                       `json:"n_images"` // image pairs evaluated
+	Classes  []string                  `json:"classes"`  // class names from classes.txt, null if none
 	// Ignore is the ground-truth void value used.
 	Ignore int `json:"ignore"`
 	// Failures are the ground-truth files left out: no prediction, a size

@@ -37,6 +37,9 @@ type clusterParams struct {
 	MaxSamples int    `json:"max_samples"`
 	NInit      int    `json:"n_init"`
 	PCA        int    `json:"pca"`
+	// Init is empty for the default k-means start, so that the keys of
+	// earlier runs stay valid.
+	Init string `json:"init,omitempty"`
 }
 
 func (c Config) clusterParams() clusterParams {
@@ -44,6 +47,9 @@ func (c Config) clusterParams() clusterParams {
 		MaxSamples: c.MaxSamples, NInit: c.NInit, PCA: c.PCA}
 	if c.Concepts == "auto" {
 		p.ConceptMin, p.ConceptMax = c.ConceptMin, c.ConceptMax
+	}
+	if m, _ := cluster.ParseInitMethod(c.Init); m != cluster.InitKMeans {
+		p.Init = m.String()
 	}
 	return p
 }
@@ -103,7 +109,8 @@ func (r *runner) clusterStage(ctx context.Context, st *StageStats) error {
 	x = nil
 
 	ct, _ := cluster.ParseCovarianceType(r.cfg.Covariance)
-	s := cluster.Settings{Covariance: ct, MaxSamples: r.cfg.MaxSamples, NInit: r.cfg.NInit, Workers: r.cfg.Workers, Logger: r.log}
+	im, _ := cluster.ParseInitMethod(r.cfg.Init)
+	s := cluster.Settings{Covariance: ct, MaxSamples: r.cfg.MaxSamples, NInit: r.cfg.NInit, InitMethod: im, Workers: r.cfg.Workers, Logger: r.log}
 	src := rand.NewPCG(r.cfg.Seed, 0x5e9d15c0)
 	kmin, kmax, _ := r.cfg.conceptRange()
 	var g *cluster.GMM
