@@ -87,7 +87,22 @@
 // Lloyd iterations over every fit row; the hard labels give the initial
 // parameters by one M-step, as scikit-learn's init_params="kmeans".
 // Settings.NInit restarts keep the best final lower bound; Settings.Init
-// starts from a given model instead. Settings.MaxSamples fits on a uniform
+// starts from a given model instead.
+//
+// Settings.InitMethod = InitConsensus trades the luck of one start for the
+// most reproducible of several: ten restarts (k-means++, Lloyd, EM) on one
+// uniform sample of 20000 rows (at least 50 per component), the hard
+// partitions of the sample compared pairwise by the adjusted Rand index
+// (Hubert and Arabie 1985), and the medoid — the restart that agrees most
+// with the others, the solution EM reaches most often — starts the EM over
+// all rows; a consensus choice in the sense of cluster ensembles (Strehl and
+// Ghosh, JMLR 2002) that keeps a real mixture. The likelihood is not the
+// criterion because it does not pick the better concepts: on Stanford
+// Background the fits of higher likelihood were the worse ones. Measured
+// (bench/stability, 5 seeds, K=8): the pseudo-label mIoU of the default
+// ranges over 10.8 points (22.9-33.7%, mean 27.7%), that of InitConsensus
+// over 1.8 (21.0-22.8%, mean 22.3%) — stable, but in the frequent mode, not
+// the better one, so it is not the default. Settings.MaxSamples fits on a uniform
 // sample and the model then assigns every row. SelectK chooses K by BIC
 // (Schwarz 1978) over a range and returns the curve. A component that
 // explains less than one row or whose covariance is not positive definite is

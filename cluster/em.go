@@ -67,7 +67,11 @@ func fitRaw(ctx context.Context, fx blas64.General, s Settings, rng *rand.Rand, 
 		if init == nil {
 			var ok bool
 			var err error
-			init, ok, err = kmeansInit(ctx, fx, s, rng)
+			if s.InitMethod == InitConsensus {
+				init, ok, err = consensusInit(ctx, fx, s, rng)
+			} else {
+				init, ok, err = kmeansInit(ctx, fx, s, rng)
+			}
 			if err != nil {
 				return nil, info, false, err
 			}

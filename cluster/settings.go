@@ -61,6 +61,9 @@ type Settings struct {
 	// NInit is the number of k-means initialisations tried; the fit with the
 	// highest final mean log-likelihood is kept. Zero means 1.
 	NInit int
+	// InitMethod chooses the starting mixture when Init is nil. The zero
+	// value is InitKMeans.
+	InitMethod InitMethod
 	// KMeansIter is the number of Lloyd iterations after k-means++ seeding.
 	// Zero means 10; negative means none (k-means++ centres only).
 	KMeansIter int

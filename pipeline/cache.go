@@ -63,7 +63,7 @@ const (
 	clusterVersion      = "cluster/1"
 	pseudolabelsVersion = "pseudolabels/1"
 	trainVersion        = "train/2"
-	masksVersion        = "masks/1"
+	masksVersion        = "masks/2"
 	overlaysVersion     = "overlays/2"
 )
 

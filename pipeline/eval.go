@@ -47,8 +47,11 @@ type MaskEvalOptions struct {
 // that of peers/eval_miou.py.
 type MaskEvalReport struct {
 	pseudolabel.Scores
-	Images  int      `json:"n_images"` // image pairs evaluated
-	Classes []string `json:"classes"`  // class names from classes.txt, null if none
+	// Boundary is the boundary F-measure of the predictions against the
+	// ground-truth class boundaries (pseudolabel.Boundaries).
+	Boundary pseudolabel.BoundaryScore `json:"boundary"`
+	Images   int                       `json:"n_images"` // image pairs evaluated
+	Classes  []string                  `json:"classes"`  // class names from classes.txt, null if none
 	// Ignore is the ground-truth void value used.
 	Ignore int `json:"ignore"`
 	// Failures are the ground-truth files left out: no prediction, a size
@@ -192,6 +195,7 @@ func EvaluateMasks(ctx context.Context, predDir, gtDir string, o MaskEvalOptions
 
 	type result struct {
 		conf *pseudolabel.Confusion
+		bnd  *pseudolabel.Boundaries
 		prob *EvalProblem
 	}
 	results := make([]result, len(gts))
@@ -211,11 +215,12 @@ func EvaluateMasks(ctx context.Context, predDir, gtDir string, o MaskEvalOptions
 				return err
 			}
 			c := pseudolabel.NewConfusion(nCls, ignore)
-			if err := evalPair(c, pf.Path, g.Path, o.MaxPixels); err != nil {
+			b := new(pseudolabel.Boundaries)
+			if err := evalPair(c, b, pf.Path, g.Path, o.MaxPixels); err != nil {
 				results[i].prob = &EvalProblem{g.Rel, g.Path, err.Error()}
 				return nil
 			}
-			results[i].conf = c
+			results[i].conf, results[i].bnd = c, b
 			return nil
 		})
 	}
@@ -226,12 +231,14 @@ func EvaluateMasks(ctx context.Context, predDir, gtDir string, o MaskEvalOptions
 		return nil, err
 	}
 	total := pseudolabel.NewConfusion(nCls, ignore)
+	var bnd pseudolabel.Boundaries
 	for _, r := range results {
 		if r.prob != nil {
 			rep.Failures = append(rep.Failures, *r.prob)
 			continue
 		}
 		total.Merge(r.conf)
+		bnd.Merge(r.bnd)
 		rep.Images++
 	}
 	logProblems(log, rep.Failures)
@@ -243,6 +250,7 @@ func EvaluateMasks(ctx context.Context, predDir, gtDir string, o MaskEvalOptions
 			len(gts), len(rep.Failures), rep.Failures[0].Path, rep.Failures[0].Error)
 	}
 	rep.Scores = total.Score(o.ManyToOne)
+	rep.Boundary = bnd.Score()
 	return rep, evalPartial(rep.Failures, len(gts)+len(gtBad)+len(predBad), "eval")
 }
 
@@ -270,7 +278,7 @@ func evalPartial(problems []EvalProblem, total int, stage string) error {
 	return pe
 }
 
-func evalPair(c *pseudolabel.Confusion, predPath, gtPath string, maxPixels int) error {
+func evalPair(c *pseudolabel.Confusion, b *pseudolabel.Boundaries, predPath, gtPath string, maxPixels int) error {
 	pred, err := readIDMap(predPath, maxPixels)
 	if err != nil {
 		return fmt.Errorf("prediction %s: %w", predPath, err)
@@ -280,6 +288,10 @@ func evalPair(c *pseudolabel.Confusion, predPath, gtPath string, maxPixels int) 
 		return fmt.Errorf("ground truth: %w", err)
 	}
 	if err := c.Add(pred, gt); err != nil {
+		return fmt.Errorf("prediction %s: %w", predPath, err)
+	}
+	// Add checked the sizes and the id formats.
+	if err := b.Add(pred, gt, c.Ignore()); err != nil {
 		return fmt.Errorf("prediction %s: %w", predPath, err)
 	}
 	return nil

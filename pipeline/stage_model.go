@@ -40,6 +40,9 @@ type clusterParams struct {
 	NInit      int     `json:"n_init"`
 	PCA        int     `json:"pca"`
 	HandWeight float64 `json:"hand_weight,omitempty"` // handcrafted+swav only
+	// Init is empty for the default k-means start, so that the keys of
+	// earlier runs stay valid.
+	Init string `json:"init,omitempty"`
 }
 
 func (c Config) clusterParams() clusterParams {
@@ -50,6 +53,9 @@ func (c Config) clusterParams() clusterParams {
 	}
 	if e, _ := parseEncoder(c.Encoder); e.hand && e.swav {
 		p.HandWeight = c.HandWeight
+	}
+	if m, _ := cluster.ParseInitMethod(c.Init); m != cluster.InitKMeans {
+		p.Init = m.String()
 	}
 	return p
 }
@@ -118,7 +124,8 @@ func (r *runner) clusterStage(ctx context.Context, st *StageStats) error {
 	x = nil
 
 	ct, _ := cluster.ParseCovarianceType(r.cfg.Covariance)
-	s := cluster.Settings{Covariance: ct, MaxSamples: r.cfg.MaxSamples, NInit: r.cfg.NInit, Workers: r.cfg.Workers, Logger: r.log}
+	im, _ := cluster.ParseInitMethod(r.cfg.Init)
+	s := cluster.Settings{Covariance: ct, MaxSamples: r.cfg.MaxSamples, NInit: r.cfg.NInit, InitMethod: im, Workers: r.cfg.Workers, Logger: r.log}
 	src := rand.NewPCG(r.cfg.Seed, 0x5e9d15c0)
 	kmin, kmax, _ := r.cfg.conceptRange()
 	var g *cluster.GMM

@@ -17,6 +17,7 @@ import (
 	"github.com/disintegration/imaging"
 	"github.com/segdiscover/segdiscover/pseudolabel"
 	"github.com/segdiscover/segdiscover/segnet"
+	"github.com/segdiscover/segdiscover/superpixel"
 )
 
 const (
@@ -123,6 +124,15 @@ func (r *runner) trainStage(ctx context.Context, st *StageStats) error {
 	}
 	r.log.Info("train: "+segnet.Backend(), "images", len(samples), "epochs_done", tr.EpochsDone())
 	every := throttle{interval: r.logInterval()}
+	// Progress counts optimiser steps; steps of epochs done before a resume
+	// count as cached.
+	done, total := tr.Steps()
+	bar := r.prog.stage(StageTrain, total)
+	defer bar.done()
+	for range done {
+		bar.add(true)
+	}
+	tr.OnStep(func() { bar.add(false) })
 	for !tr.Done() {
 		es, err := tr.Epoch(ctx)
 		if err != nil {
@@ -363,7 +373,7 @@ func (r *runner) maskStage(ctx context.Context) error {
 	defer bar.done()
 	var todo []*item
 	for _, it := range items {
-		it.maskKey = key(masksVersion, struct{}{}, r.trainKey, it.spKey)
+		it.maskKey = key(masksVersion, maskParams{Refine: r.cfg.Refine}, r.trainKey, it.spKey)
 		if _, ok := r.cache.lookup(StageMasks, it.file.Rel, it.maskKey); ok {
 			st.Cached++
 			bar.add(true)
@@ -392,12 +402,27 @@ func (r *runner) maskStage(ctx context.Context) error {
 	return r.cache.flush()
 }
 
+// maskParams are the parameters that enter the masks key.
+type maskParams struct {
+	Refine string `json:"refine"`
+}
+
 func (r *runner) predictMask(n *segnet.Net, it *item, k string) error {
 	img, err := LoadImage(it.file.Path, r.cfg.MaxPixels)
 	if err != nil {
 		return err
 	}
-	mask, conf := n.Predict(img)
+	var mask *image.Paletted
+	var conf *image.Gray
+	if r.cfg.Refine == RefineSuperpixels {
+		l, err := r.readLabelsOf(it.file.Rel, img)
+		if err != nil {
+			return err
+		}
+		mask, conf = superpixelMask(n, img, l)
+	} else {
+		mask, conf = n.Predict(img)
+	}
 	mask.Palette = pseudolabel.Palette()
 	mrec, err := r.cache.writeOutput(maskPath(it.file.Rel), func(w io.Writer) error { return EncodeMask(w, mask) })
 	if err != nil {
@@ -408,4 +433,24 @@ func (r *runner) predictMask(n *segnet.Net, it *item, k string) error {
 		return err
 	}
 	return r.cache.commitLater(&manifest{Key: k, Stage: StageMasks, Item: it.file.Rel, Outputs: []outputRecord{mrec, crec}})
+}
+
+// superpixelMask is the network's mask with each superpixel of l given the
+// arg-max of the network's posteriors averaged over its pixels, and that
+// mean posterior as confidence.
+func superpixelMask(n *segnet.Net, img *image.NRGBA, l *superpixel.Labels) (*image.Paletted, *image.Gray) {
+	k := n.Arch().Classes
+	post := n.PredictRegions(img, l.Pix, l.N)
+	concepts := make([]int, l.N)
+	best := make([]float64, l.N)
+	for i := range l.N {
+		p := post[i*k : (i+1)*k]
+		for c, v := range p {
+			if v > p[concepts[i]] {
+				concepts[i] = c
+			}
+		}
+		best[i] = p[concepts[i]]
+	}
+	return pseudolabel.Mask(l, concepts, best, pseudolabel.Settings{})
 }

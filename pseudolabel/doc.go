@@ -31,6 +31,20 @@
 // Ground-truth pixels equal to the ignore value are left out; predicted
 // Unassigned pixels are never matched and always count as wrong.
 //
+// Boundaries scores the edges of a labelling, in the spirit of the
+// boundary F-measure of the BSDS benchmark (Martin, Fowlkes and Malik,
+// TPAMI 2004) and of the boundary-F score of semantic segmentation (Csurka
+// et al., BMVC 2013): a pixel is a boundary pixel when its right or lower
+// neighbour has another id (neither being void in the ground truth, so
+// edges of void regions are not scored); a predicted boundary pixel is
+// matched when a ground-truth boundary pixel lies within Euclidean distance
+// BoundaryTolerance (2 px), and back. Precision = matched predicted /
+// predicted boundary pixels, recall = matched ground-truth / ground-truth
+// boundary pixels, both summed over the dataset, F = 2PR/(P+R). Ids are
+// compared only with their neighbours, so no matching of ids to classes
+// is involved. bench/boundary_f.py is an independent numpy/scipy version
+// (scipy's exact Euclidean distance transform); the two agree exactly.
+//
 // These definitions, tie-breaking of the assignment included, are those
 // of the Python scorer peers/eval_miou.py (numpy and
 // scipy.optimize.linear_sum_assignment); the tests check agreement to

@@ -41,6 +41,9 @@ func NewConfusion(numClasses, ignore int) *Confusion {
 	return &Confusion{numClasses: numClasses, ignore: ignore, unassigned: make([]int64, numClasses)}
 }
 
+// Ignore returns the ground-truth void value.
+func (c *Confusion) Ignore() int { return c.ignore }
+
 // NumClasses returns the number of ground-truth classes.
 func (c *Confusion) NumClasses() int { return c.numClasses }
 

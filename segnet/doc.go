@@ -40,6 +40,14 @@
 // training does not depend on the worker count at all.
 // Prediction has no batch statistics and runs each image through the whole
 // network, resizing the logits row by row straight into the softmax.
+// PredictRegions averages the full-resolution softmax posteriors over the
+// regions of a partition of the image (the run's SLIC superpixels), as
+// superpixel-based refinement of a CNN's output does (e.g. Gadde et al.,
+// "Superpixel convolutional networks using bilateral inceptions", ECCV
+// 2016, average within superpixels as its simplest form): the arg-max of
+// each region's mean posterior puts the mask's edges on the superpixels'
+// edges, which follow the image's own edges at full resolution, instead
+// of on the bilinear upsampling of a quarter-resolution output.
 //
 // Build with -tags openblas (cgo, Debian's libopenblas-dev) to route blas32
 // Sgemm to OpenBLAS; Backend reports which implementation is in use. That

@@ -51,7 +51,11 @@ func (n *Net) loadImage(img *image.NRGBA, h, w int, dst []float32) {
 // mode and writes its mask and confidence. The logits are resized one
 // output row at a time, straight into the softmax: the full-size logits
 // (K floats per output pixel) are never stored.
-func (n *Net) predictImage(j int, s *scratch, mask *image.Paletted, conf *image.Gray) {
+//
+// With a non-nil acc it writes no mask: it adds each pixel's softmax
+// probabilities to acc[region[pixel]*K:][:K] instead (region is row-major
+// over the output size).
+func (n *Net) predictImage(j int, s *scratch, mask *image.Paletted, conf *image.Gray, region []int32, acc []float64) {
 	for i := range n.convs {
 		n.convImage(i, j, false, s)
 	}
@@ -71,8 +75,74 @@ func (n *Net) predictImage(j int, s *scratch, mask *image.Paletted, conf *image.
 		for p := range k {
 			r.row(hr[p*plane:(p+1)*plane], oy, row[p*r.ow:(p+1)*r.ow])
 		}
+		if acc != nil {
+			accumulateRow(row, k, r.ow, region[oy*r.ow:][:r.ow], acc)
+			continue
+		}
 		softmaxRow(row, k, r.ow, 0, r.ow, mask.Pix[oy*mask.Stride:][:r.ow], conf.Pix[oy*conf.Stride:][:r.ow])
 	}
+}
+
+// accumulateRow adds the softmax probabilities of the n pixels of logits z
+// [k, n] to acc[region[x]*k:][:k].
+func accumulateRow(z []float32, k, n int, region []int32, acc []float64) {
+	p := make([]float64, k)
+	for x := range n {
+		best := z[x]
+		for c := 1; c < k; c++ {
+			best = max(best, z[c*n+x])
+		}
+		var se float64
+		for c := range k {
+			e := math.Exp(float64(z[c*n+x] - best))
+			p[c] = e
+			se += e
+		}
+		a := acc[int(region[x])*k:][:k]
+		inv := 1 / se
+		for c, e := range p {
+			a[c] += e * inv
+		}
+	}
+}
+
+// PredictRegions runs img through the network as Predict does and returns,
+// for each region of a partition of its pixels (region[y*W+x] in
+// [0, regions), row-major over img's bounds; typically SLIC superpixels),
+// the mean of the network's per-pixel softmax posteriors over the region:
+// regions x K values, row-major. Taking the arg-max of a region's mean
+// posterior instead of each pixel's puts the mask's edges on the region
+// boundaries, which follow the image's own edges, at full resolution. A
+// region without pixels gets all zeros. It panics if region does not cover
+// img or holds an id outside [0, regions).
+func (n *Net) PredictRegions(img *image.NRGBA, region []int32, regions int) []float64 {
+	b := img.Bounds()
+	if b.Empty() {
+		panic("segnet: Predict on an empty image")
+	}
+	if len(region) != b.Dx()*b.Dy() {
+		panic("segnet: PredictRegions with a region map of the wrong size")
+	}
+	for _, v := range region {
+		if v < 0 || int(v) >= regions {
+			panic("segnet: PredictRegions with a region id out of range")
+		}
+	}
+	k := n.arch.Classes
+	acc := make([]float64, regions*k)
+	n.predict([]*image.NRGBA{img}, 0, 0, nil, nil, region, acc)
+	cnt := make([]float64, regions)
+	for _, v := range region {
+		cnt[v]++
+	}
+	for i, c := range cnt {
+		if c > 0 {
+			for j := range k {
+				acc[i*k+j] /= c
+			}
+		}
+	}
+	return acc
 }
 
 // palette is the colour table of predicted masks: grey levels by concept id,
@@ -154,19 +224,29 @@ func (n *Net) PredictBatch(imgs []*image.NRGBA, h, w int) ([]*image.Paletted, []
 			panic("segnet: PredictBatch on images of different sizes")
 		}
 	}
+	bn := len(imgs)
+	masks := make([]*image.Paletted, bn)
+	confs := make([]*image.Gray, bn)
+	pal := palette(n.arch.Classes)
+	for i, im := range imgs {
+		masks[i] = image.NewPaletted(im.Bounds(), pal)
+		confs[i] = image.NewGray(im.Bounds())
+	}
+	n.predict(imgs, h, w, masks, confs, nil, nil)
+	return masks, confs
+}
+
+// predict runs imgs (same size, non-empty) at network input h x w (0, 0:
+// InputSize) into masks and confs, or, for a single image with acc, adds
+// its posteriors to acc by region (see predictImage).
+func (n *Net) predict(imgs []*image.NRGBA, h, w int, masks []*image.Paletted, confs []*image.Gray, region []int32, acc []float64) {
+	b0 := imgs[0].Bounds()
+	oh, ow := b0.Dy(), b0.Dx()
 	if h <= 0 || w <= 0 {
 		h, w = n.InputSize(oh, ow)
 	}
 	bn := len(imgs)
 	n.alloc(bn, h, w, oh, ow)
-	k := n.arch.Classes
-	masks := make([]*image.Paletted, bn)
-	confs := make([]*image.Gray, bn)
-	pal := palette(k)
-	for i, im := range imgs {
-		masks[i] = image.NewPaletted(im.Bounds(), pal)
-		confs[i] = image.NewGray(im.Bounds())
-	}
 	for _, b := range n.bns {
 		b.evalCoef()
 	}
@@ -182,7 +262,10 @@ func (n *Net) PredictBatch(imgs []*image.NRGBA, h, w int) ([]*image.Paletted, []
 			img = imaging.Resize(img, w, h, imaging.Linear)
 		}
 		n.loadImage(img, h, w, n.input[i*3*h*w:(i+1)*3*h*w])
-		n.predictImage(i, &n.ws[w2], masks[i], confs[i])
+		if acc != nil {
+			n.predictImage(i, &n.ws[w2], nil, nil, region, acc)
+			return
+		}
+		n.predictImage(i, &n.ws[w2], masks[i], confs[i], nil, nil)
 	})
-	return masks, confs
 }

@@ -215,3 +215,76 @@ func TestSoftmaxRow(t *testing.T) {
 		}
 	}
 }
+
+// TestPredictRegions checks the region posteriors against Predict (one
+// region per pixel) and their averaging (two regions).
+func TestPredictRegions(t *testing.T) {
+	data := synthetic(1, 30, 44, 6)
+	n := New(Arch{Classes: 3, Layers: []LayerSpec{{8, 2, 1}, {8, 1, 2}}}, rand.NewPCG(4, 2))
+	img := data[0].Image
+	w, h := 44, 30
+	px := make([]int32, w*h)
+	for i := range px {
+		px[i] = int32(i)
+	}
+	post := n.PredictRegions(img, px, w*h)
+	m, c := n.Predict(img)
+	for i := range px {
+		p := post[i*3 : i*3+3]
+		best := 0
+		for j := range p {
+			if p[j] > p[best] {
+				best = j
+			}
+		}
+		if s := p[0] + p[1] + p[2]; math.Abs(s-1) > 1e-6 {
+			t.Fatalf("pixel %d: posteriors sum to %v", i, s)
+		}
+		if int(m.Pix[i]) != best || math.Abs(float64(c.Pix[i])-255*p[best]) > 0.5+1e-3 {
+			t.Fatalf("pixel %d: region arg-max %d (%v), Predict %d (%d/255)", i, best, p[best], m.Pix[i], c.Pix[i])
+		}
+	}
+	halves := make([]int32, w*h)
+	var want [2][3]float64
+	var cnt [2]float64
+	for i := range halves {
+		r := int32(min(1, (i%w)/(w/2)))
+		halves[i] = r
+		cnt[r]++
+		for j := range 3 {
+			want[r][j] += post[i*3+j]
+		}
+	}
+	got := n.PredictRegions(img, halves, 3) // region 2 is empty
+	for r := range 2 {
+		for j := range 3 {
+			if d := got[r*3+j] - want[r][j]/cnt[r]; math.Abs(d) > 1e-9 {
+				t.Errorf("region %d class %d: %v, want %v", r, j, got[r*3+j], want[r][j]/cnt[r])
+			}
+		}
+	}
+	if got[6] != 0 || got[7] != 0 || got[8] != 0 {
+		t.Errorf("empty region: %v, want zeros", got[6:])
+	}
+}
+
+// BenchmarkPredictRegions is BenchmarkPredictBatch with the posteriors
+// averaged over about 300 square regions (the superpixel refinement of
+// the masks stage), one image at a time.
+func BenchmarkPredictRegions(b *testing.B) {
+	data := synthetic(8, 240, 320, 1)
+	n := New(Arch{Classes: 8, Input: [2]int{240, 320}}, rand.NewPCG(1, 2))
+	n.Workers = 2
+	reg := make([]int32, 240*320)
+	for y := range 240 {
+		for x := range 320 {
+			reg[y*320+x] = int32(y/16*20 + x/16)
+		}
+	}
+	for b.Loop() {
+		for _, d := range data {
+			n.PredictRegions(d.Image, reg, 300)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(data))/b.Elapsed().Seconds(), "img/s")
+}

@@ -113,6 +113,7 @@ type Trainer struct {
 	labels  []uint8
 	weights []float32
 	dlogits []float32
+	onStep  func()
 }
 
 func checkData(data []Sample, k int) error {
@@ -236,6 +237,16 @@ func (t *Trainer) EpochsDone() int { return t.epoch }
 func (t *Trainer) Done() bool { return t.epoch >= t.s.Epochs }
 
 func (t *Trainer) stepsPerEpoch() int { return (len(t.data) + t.s.Batch - 1) / t.s.Batch }
+
+// Steps returns the optimiser steps taken so far and the steps of the
+// whole schedule.
+func (t *Trainer) Steps() (done, total int) {
+	return t.epoch * t.stepsPerEpoch(), t.s.Epochs * t.stepsPerEpoch()
+}
+
+// OnStep, if set, is called after every optimiser step (on the goroutine
+// running Epoch), for progress displays.
+func (t *Trainer) OnStep(f func()) { t.onStep = f }
 
 // augment describes one sample's random flip and scaled crop.
 type augment struct {
@@ -375,6 +386,9 @@ func (t *Trainer) Epoch(ctx context.Context) (EpochStats, error) {
 		t.net.backward(t.dlogits, nil)
 		t.opt.update(ps, cosineLR(s.LR, t.opt.step, total), max(0, s.WeightDecay), s.Workers)
 		lossSum += loss * float64(bn)
+		if t.onStep != nil {
+			t.onStep()
+		}
 	}
 	t.epoch++
 	return EpochStats{Epoch: t.epoch, Loss: lossSum / float64(len(perm)), Images: len(perm),

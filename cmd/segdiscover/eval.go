@@ -45,7 +45,9 @@ func newEvalCommand(gopts *globalOptions) *cobra.Command {
 unsupervised segmentation protocol of PiCIE and STEGO: one confusion matrix over
 the whole dataset (not per image), predicted ids matched to classes one-to-one
 by the Hungarian algorithm maximising matched pixels, then IoU per class, mean
-IoU over the classes present in the ground truth, and pixel accuracy. With more
+IoU over the classes present in the ground truth, and pixel accuracy; and the
+boundary F-measure: precision and recall of the predicted id boundaries against
+the ground-truth class boundaries within 2 pixels (void pixels left out). With more
 predicted ids than classes it also reports the many-to-one score (each id to
 its majority class). Predicted 255 means unassigned: never matched, always
 wrong. The figures equal those of peers/eval_miou.py.
@@ -135,6 +137,9 @@ func printMaskReport(w io.Writer, rep *pipeline.MaskEvalReport, took time.Durati
 	if rep.ManyToOne != nil {
 		show("many-to-one", *rep.ManyToOne)
 	}
+	bd := rep.Boundary
+	fmt.Fprintf(w, "%-12s F %s  precision %s  recall %s  (tolerance %g px)\n", "boundary",
+		fmtScore(bd.F), fmtScore(bd.Precision), fmtScore(bd.Recall), bd.Tolerance)
 	if len(rep.Failures) > 0 {
 		fmt.Fprintf(w, "left out: %d ground-truth files (first: %s: %s)\n", len(rep.Failures), rep.Failures[0].Path, rep.Failures[0].Error)
 	}

@@ -1,0 +1,287 @@
+// Command stability measures how much the concepts of the cluster stage
+// depend on the seed: it reads the superpixels and features a run wrote
+// (OUT_DIR of `segdiscover run --until features`), fits the mixture at
+// several seeds with the pipeline's settings, and scores every fit's
+// pseudo-labels against the ground truth with the dataset-level Hungarian
+// mIoU (exactly the figure eval_miou.py gives for the pseudo-label masks:
+// each pixel takes its superpixel's concept, so the pixel confusion matrix
+// is the sum of per-superpixel ground-truth histograms).
+//
+//	go run -tags openblas ./bench/stability -run OUT_DIR -gt ../shared/data/stanford_background/labels -k 8 -seeds 1-5
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"image"
+	_ "image/png"
+	"log"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/segdiscover/segdiscover/cluster"
+	"github.com/segdiscover/segdiscover/features"
+	"github.com/segdiscover/segdiscover/pipeline"
+	"github.com/segdiscover/segdiscover/pseudolabel"
+)
+
+func main() {
+	runDir := flag.String("run", "", "OUT_DIR of a run with superpixels/ and features/")
+	gtDir := flag.String("gt", "", "ground-truth labels folder")
+	k := flag.Int("k", 8, "concepts")
+	seeds := flag.String("seeds", "1-5", "seed range a-b")
+	init := flag.String("init", "", "cluster.Settings.Init strategy: \"\" (Settings default) or a name cluster.ParseInitMethod knows")
+	nInit := flag.Int("n-init", 1, "restarts")
+	survey := flag.Int("survey", 0, "survey: fit this many restarts on samples of -m rows and print mIoU, likelihood and agreement")
+	m := flag.Int("m", 20000, "survey sample rows")
+	flag.Parse()
+	var s0, s1 int
+	if _, err := fmt.Sscanf(*seeds, "%d-%d", &s0, &s1); err != nil {
+		log.Fatal(err)
+	}
+	z, hist, classes := load(*runDir, *gtDir)
+	n, d := z.Dims()
+	fmt.Printf("rows %d dims %d classes %d\n", n, d, classes)
+	if *survey > 0 {
+		runSurvey(z, hist, *k, classes, *survey, *m)
+		return
+	}
+	var ms []float64
+	for seed := s0; seed <= s1; seed++ {
+		s := cluster.Settings{K: *k, NInit: *nInit, MaxSamples: 1_000_000}
+		if *init != "" {
+			m, err := cluster.ParseInitMethod(*init)
+			if err != nil {
+				log.Fatal(err)
+			}
+			s.InitMethod = m
+		}
+		t0 := time.Now()
+		g, info, ok, err := cluster.FitContext(context.Background(), z, s, rand.NewPCG(uint64(seed), 0x5e9d15c0))
+		if err != nil || !ok {
+			log.Fatalf("seed %d: fit failed: %v", seed, err)
+		}
+		sec := time.Since(t0).Seconds()
+		labels := g.Predict(z, 0)
+		m := miou(labels, hist, *k, classes)
+		ms = append(ms, m)
+		fmt.Printf("seed %d  mIoU %.4f  lower_bound %.4f  iters %d  %.1fs\n", seed, m, info.LowerBound, info.Iterations, sec)
+	}
+	sort.Float64s(ms)
+	var mean float64
+	for _, v := range ms {
+		mean += v
+	}
+	mean /= float64(len(ms))
+	fmt.Printf("mean %.4f  min %.4f  max %.4f  range %.4f\n", mean, ms[0], ms[len(ms)-1], ms[len(ms)-1]-ms[0])
+}
+
+// load returns the standardised features of every superpixel (as the
+// cluster stage computes them, default descriptor) and each superpixel's
+// ground-truth class histogram (last column: void).
+func load(runDir, gtDir string) (*mat.Dense, [][]int64, int) {
+	names, err := pipeline.ReadClasses(gtDir)
+	if err != nil {
+		log.Fatal(err)
+	}
+	c := len(names)
+	files, _ := filepath.Glob(filepath.Join(runDir, "features", "*.f32"))
+	sort.Strings(files)
+	var blocks []*mat.Dense
+	var hist [][]int64
+	for _, f := range files {
+		id := strings.TrimSuffix(filepath.Base(f), ".f32")
+		fh, err := os.Open(f)
+		if err != nil {
+			log.Fatal(err)
+		}
+		x, err := pipeline.DecodeFeatures(fh)
+		fh.Close()
+		if err != nil {
+			log.Fatal(err)
+		}
+		lf, err := os.Open(filepath.Join(runDir, "superpixels", id+".png"))
+		if err != nil {
+			log.Fatal(err)
+		}
+		l, err := pipeline.DecodeLabels(lf, 0)
+		lf.Close()
+		if err != nil {
+			log.Fatal(err)
+		}
+		gf, err := os.Open(filepath.Join(gtDir, id+".png"))
+		if err != nil {
+			log.Fatal(err)
+		}
+		gt, _, err := image.Decode(gf)
+		gf.Close()
+		if err != nil {
+			log.Fatal(err)
+		}
+		h := make([][]int64, l.N)
+		for i := range h {
+			h[i] = make([]int64, c+1)
+		}
+		gray := gt.(*image.Gray)
+		for y := range l.Height {
+			for xx := range l.Width {
+				v := int(gray.Pix[y*gray.Stride+xx])
+				if v >= c {
+					v = c
+				}
+				h[l.Pix[y*l.Width+xx]][v]++
+			}
+		}
+		blocks = append(blocks, x)
+		hist = append(hist, h...)
+	}
+	rows := 0
+	for _, b := range blocks {
+		r, _ := b.Dims()
+		rows += r
+	}
+	_, cols := blocks[0].Dims()
+	all := mat.NewDense(rows, cols, nil)
+	r := 0
+	for _, b := range blocks {
+		br, _ := b.Dims()
+		all.Slice(r, r+br, 0, cols).(*mat.Dense).Copy(b)
+		r += br
+	}
+	var mom features.Moments
+	mom.Add(all)
+	fs := &features.Settings{Blocks: features.DefaultBlocks}
+	norm, ok := features.FitNormalizer(&mom, features.NormalizerSettings{Weights: fs.ColumnWeights()})
+	if !ok {
+		log.Fatal("normaliser")
+	}
+	return norm.Apply(all), hist, c
+}
+
+// miou is the Hungarian mIoU of superpixel labels against the histograms.
+func miou(labels []int, hist [][]int64, k, c int) float64 {
+	conf := make([][]int64, k)
+	for i := range conf {
+		conf[i] = make([]int64, c+1)
+	}
+	for i, l := range labels {
+		for j, v := range hist[i] {
+			conf[l][j] += v
+		}
+	}
+	cost := mat.NewDense(k, c, nil)
+	for i := range k {
+		for j := range c {
+			cost.Set(i, j, float64(conf[i][j]))
+		}
+	}
+	match, ok := pseudolabel.Assign(cost, true)
+	if !ok {
+		log.Fatal("assign")
+	}
+	predTot := make([]int64, k)
+	gtTot := make([]int64, c)
+	for i := range k {
+		for j := range c {
+			predTot[i] += conf[i][j]
+			gtTot[j] += conf[i][j]
+		}
+	}
+	var sum float64
+	present := 0
+	classOf := make([]int, c)
+	for j := range classOf {
+		classOf[j] = -1
+	}
+	for i, j := range match {
+		if j >= 0 {
+			classOf[j] = i
+		}
+	}
+	for j := range c {
+		if gtTot[j] == 0 {
+			continue
+		}
+		present++
+		i := classOf[j]
+		if i < 0 {
+			continue
+		}
+		tp := conf[i][j]
+		u := gtTot[j] + predTot[i] - tp
+		if u > 0 {
+			sum += float64(tp) / float64(u)
+		}
+	}
+	return sum / float64(present)
+}
+
+func runSurvey(z *mat.Dense, hist [][]int64, k, c, r, m int) {
+	labs := make([][]int, r)
+	mi := make([]float64, r)
+	lb := make([]float64, r)
+	ent := make([]float64, r)
+	ll := make([]float64, r)
+	for i := range r {
+		g, info, ok := cluster.Fit(z, cluster.Settings{K: k, MaxSamples: m}, rand.NewPCG(uint64(i+1), 7))
+		if !ok {
+			log.Fatal("fit")
+		}
+		labs[i] = g.Predict(z, 0)
+		mi[i] = miou(labs[i], hist, k, c)
+		lb[i] = info.LowerBound
+		p := g.PredictProba(z, 0).RawMatrix()
+		var h float64
+		for _, v := range p.Data {
+			if v > 0 {
+				h -= v * math.Log(v)
+			}
+		}
+		ent[i] = h / float64(p.Rows)
+		ll[i] = g.Score(z, 0)
+		w := g.Weights()
+		sort.Float64s(w)
+		fmt.Printf("restart %2d  mIoU %.4f  ll %.4f  entropy %.4f  completed %.4f  weights %.3f\n", i, mi[i], ll[i], ent[i], ll[i]-ent[i], w)
+	}
+	for i := range r {
+		var a float64
+		for j := range r {
+			if j != i {
+				a += ari(labs[i], labs[j], k)
+			}
+		}
+		fmt.Printf("restart %2d  mIoU %.4f  lb %.4f  meanARI %.4f\n", i, mi[i], lb[i], a/float64(r-1))
+	}
+}
+
+// ari is the adjusted Rand index (Hubert and Arabie 1985) of two labelings.
+func ari(a, b []int, k int) float64 {
+	t := make([]float64, k*k)
+	ra := make([]float64, k)
+	rb := make([]float64, k)
+	for i := range a {
+		t[a[i]*k+b[i]]++
+		ra[a[i]]++
+		rb[b[i]]++
+	}
+	c2 := func(x float64) float64 { return x * (x - 1) / 2 }
+	var s, sa, sb float64
+	for _, v := range t {
+		s += c2(v)
+	}
+	for i := range k {
+		sa += c2(ra[i])
+		sb += c2(rb[i])
+	}
+	n := c2(float64(len(a)))
+	e := sa * sb / n
+	return (s - e) / ((sa+sb)/2 - e)
+}
