@@ -33,7 +33,7 @@ func TestRunDeepEncoders(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, want := stats(sum), "superpixels 5/0 encoder 1/0 features 5/0 cluster 1/0 pseudolabels 5/0"; got != want {
+			if got, want := stats(sum), "superpixels 5/0 encoder 1/0 features 5/0 cluster 1/0 pseudolabels 5/0 overlays 5/0"; got != want {
 				t.Errorf("first run: %s, want %s", got, want)
 			}
 			r := &runner{cfg: c.Defaults(), cache: newCache(out), o: Options{OutDir: out}}
@@ -74,14 +74,14 @@ func TestRunDeepEncoders(t *testing.T) {
 			if sum, err = runTest(t, in, out, c); err != nil {
 				t.Fatal(err)
 			}
-			if got, want := stats(sum), "superpixels 0/5 encoder 0/1 features 0/5 cluster 0/1 pseudolabels 0/5"; got != want {
+			if got, want := stats(sum), "superpixels 0/5 encoder 0/1 features 0/5 cluster 0/1 pseudolabels 0/5 overlays 0/5"; got != want {
 				t.Errorf("rerun: %s, want %s", got, want)
 			}
 			tc.change(&c)
 			if sum, err = runTest(t, in, out, c); err != nil {
 				t.Fatal(err)
 			}
-			if got, want := stats(sum), "superpixels 0/5 encoder 1/0 features 5/0 cluster 1/0 pseudolabels 5/0"; got != want {
+			if got, want := stats(sum), "superpixels 0/5 encoder 1/0 features 5/0 cluster 1/0 pseudolabels 5/0 overlays 5/0"; got != want {
 				t.Errorf("after changing its flag: %s, want %s", got, want)
 			}
 		})

@@ -32,7 +32,7 @@ func TestRunSwAVEncoder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := stats(sum), "superpixels 6/0 encoder 1/0 features 6/0 cluster 1/0 pseudolabels 6/0"; got != want {
+	if got, want := stats(sum), "superpixels 6/0 encoder 1/0 features 6/0 cluster 1/0 pseudolabels 6/0 overlays 6/0"; got != want {
 		t.Errorf("first run: %s, want %s", got, want)
 	}
 	x, err := (&runner{cfg: c.Defaults(), cache: newCache(out)}).readFeatures("s000")
@@ -52,7 +52,7 @@ func TestRunSwAVEncoder(t *testing.T) {
 	if sum, err = runTest(t, in, out, c); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := stats(sum), "superpixels 0/6 encoder 0/1 features 0/6 cluster 0/1 pseudolabels 0/6"; got != want {
+	if got, want := stats(sum), "superpixels 0/6 encoder 0/1 features 0/6 cluster 0/1 pseudolabels 0/6 overlays 0/6"; got != want {
 		t.Errorf("rerun: %s, want %s", got, want)
 	}
 	// The hand-crafted block beside it: the encoder is reused.
@@ -60,7 +60,7 @@ func TestRunSwAVEncoder(t *testing.T) {
 	if sum, err = runTest(t, in, out, c); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := stats(sum), "superpixels 0/6 encoder 0/1 features 6/0 cluster 1/0 pseudolabels 6/0"; got != want {
+	if got, want := stats(sum), "superpixels 0/6 encoder 0/1 features 6/0 cluster 1/0 pseudolabels 6/0 overlays 6/0"; got != want {
 		t.Errorf("handcrafted+swav: %s, want %s", got, want)
 	}
 	if x, err = (&runner{cfg: c.Defaults(), cache: newCache(out)}).readFeatures("s000"); err != nil {

@@ -39,7 +39,7 @@ func TestRunViTCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := stats(s), "superpixels 4/0 features 4/0 cluster 1/0 pseudolabels 4/0"; got != want {
+	if got, want := stats(s), "superpixels 4/0 features 4/0 cluster 1/0 pseudolabels 4/0 overlays 4/0"; got != want {
 		t.Fatalf("first run: %s, want %s", got, want)
 	}
 	x, err := (&runner{cache: newCache(out)}).readFeatures("s000")
@@ -53,7 +53,7 @@ func TestRunViTCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := stats(s), "superpixels 0/4 features 0/4 cluster 0/1 pseudolabels 0/4"; got != want {
+	if got, want := stats(s), "superpixels 0/4 features 0/4 cluster 0/1 pseudolabels 0/4 overlays 0/4"; got != want {
 		t.Errorf("rerun: %s, want %s", got, want)
 	}
 	// The same file under another name is the same checkpoint.
@@ -64,7 +64,7 @@ func TestRunViTCache(t *testing.T) {
 	if s, err = runTest(t, in, out, c); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := stats(s), "superpixels 0/4 features 0/4 cluster 0/1 pseudolabels 0/4"; got != want {
+	if got, want := stats(s), "superpixels 0/4 features 0/4 cluster 0/1 pseudolabels 0/4 overlays 0/4"; got != want {
 		t.Errorf("renamed weights: %s, want %s", got, want)
 	}
 	// A changed config.json beside it changes the model (here its eps).
@@ -73,21 +73,21 @@ func TestRunViTCache(t *testing.T) {
 	if s, err = runTest(t, in, out, c); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := stats(s), "superpixels 0/4 features 4/0 cluster 1/0 pseudolabels 4/0"; got != want {
+	if got, want := stats(s), "superpixels 0/4 features 4/0 cluster 1/0 pseudolabels 4/0 overlays 4/0"; got != want {
 		t.Errorf("changed config.json: %s, want %s", got, want)
 	}
 	c.Weights = filepath.Join(vitFixtures, "timm", "model.safetensors")
 	if s, err = runTest(t, in, out, c); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := stats(s), "superpixels 0/4 features 4/0 cluster 1/0 pseudolabels 4/0"; got != want {
+	if got, want := stats(s), "superpixels 0/4 features 4/0 cluster 1/0 pseudolabels 4/0 overlays 4/0"; got != want {
 		t.Errorf("other weights: %s, want %s", got, want)
 	}
 	c.ViTFeatures = "keys"
 	if s, err = runTest(t, in, out, c); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := stats(s), "superpixels 0/4 features 4/0 cluster 1/0 pseudolabels 4/0"; got != want {
+	if got, want := stats(s), "superpixels 0/4 features 4/0 cluster 1/0 pseudolabels 4/0 overlays 4/0"; got != want {
 		t.Errorf("keys: %s, want %s", got, want)
 	}
 }
