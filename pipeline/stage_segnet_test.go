@@ -151,7 +151,7 @@ func TestRefineSuperpixels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := stats(sum), "superpixels 0/6 features 0/6 cluster 0/1 pseudolabels 0/6 train 0/1 masks 6/0"; got != want {
+	if got, want := stats(sum), "superpixels 0/6 features 0/6 cluster 0/1 pseudolabels 0/6 train 0/1 masks 6/0 overlays 6/0"; got != want {
 		t.Errorf("refine changed: %s, want %s", got, want)
 	}
 	r := &runner{cache: &cache{out: out}, cfg: c.Defaults()}
