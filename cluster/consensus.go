@@ -61,7 +61,7 @@ func consensusInit(ctx context.Context, fx blas64.General, s Settings, rng *rand
 		var a float64
 		for j := range models {
 			if j != i {
-				a += adjustedRand(labels[i], labels[j], s.K)
+				a += AdjustedRand(labels[i], labels[j], s.K)
 			}
 		}
 		if a > bestScore {
@@ -75,10 +75,10 @@ func consensusInit(ctx context.Context, fx blas64.General, s Settings, rng *rand
 	return models[best], true, nil
 }
 
-// adjustedRand is the adjusted Rand index of two labelings with labels in
+// AdjustedRand is the adjusted Rand index of two labelings with labels in
 // [0, k) (Hubert and Arabie, "Comparing partitions", J. Classification 2,
 // 1985): 1 for identical partitions (up to renaming), about 0 at chance.
-func adjustedRand(a, b []int, k int) float64 {
+func AdjustedRand(a, b []int, k int) float64 {
 	t := make([]float64, k*k)
 	ra := make([]float64, k)
 	rb := make([]float64, k)

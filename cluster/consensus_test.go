@@ -20,7 +20,7 @@ func TestAdjustedRand(t *testing.T) {
 		{"crossed", []int{0, 0, 1, 1}, []int{0, 1, 0, 1}, 2, -0.5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := adjustedRand(tc.a, tc.b, tc.k); math.Abs(got-tc.want) > 1e-12 {
+			if got := AdjustedRand(tc.a, tc.b, tc.k); math.Abs(got-tc.want) > 1e-12 {
 				t.Errorf("ARI %v, want %v", got, tc.want)
 			}
 		})

@@ -139,16 +139,23 @@ func (s EncoderSettings) withDefaults() EncoderSettings {
 			s.Noise = 0.1
 		}
 	}
-	if s.Epochs <= 0 {
-		s.Epochs = 30
-	}
-	if s.BatchSize <= 0 {
-		s.BatchSize = 128
-	}
-	if s.LearningRate <= 0 {
-		s.LearningRate = 1e-3
-	}
+	s.Epochs, s.BatchSize, s.LearningRate = trainingDefaults(s.Epochs, s.BatchSize, s.LearningRate)
 	return s
+}
+
+// trainingDefaults fills in the minibatch schedule that every autoencoder
+// of this package shares: 30 epochs of minibatches of 128 at 1e-3.
+func trainingDefaults(epochs, batch int, lr float64) (int, int, float64) {
+	if epochs <= 0 {
+		epochs = 30
+	}
+	if batch <= 0 {
+		batch = 128
+	}
+	if lr <= 0 {
+		lr = 1e-3
+	}
+	return epochs, batch, lr
 }
 
 // Encoder is a trained (or initialised) autoencoder; its feature for an
@@ -346,45 +353,19 @@ func (e *Encoder) Train(x *mat.Dense, src rand.Source, progress func(epoch int, 
 	params := [][]float64{e.enc.W.RawMatrix().Data, e.enc.B, e.dec.W.RawMatrix().Data, e.dec.B}
 	grads := [][]float64{e.enc.dW.RawMatrix().Data, e.enc.dB, e.dec.dW.RawMatrix().Data, e.dec.dB}
 	opt := newAdam(e.s.LearningRate, params)
-	bs := min(e.s.BatchSize, n)
-	perm := make([]int, n)
-	for i := range perm {
-		perm[i] = i
-	}
-	batch := mat.NewDense(bs, d, nil)
 	var history []Loss
-	for epoch := 1; epoch <= e.s.Epochs; epoch++ {
-		rng.Shuffle(n, func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
-		var sum Loss
-		nb := 0
-		for start := 0; start < n; start += bs {
-			end := min(start+bs, n)
-			b := batch
-			if end-start != bs {
-				b = mat.NewDense(end-start, d, nil)
-			}
-			for i := start; i < end; i++ {
-				copy(b.RawRowView(i-start), x.RawRowView(perm[i]))
-			}
-			l := e.lossAndGrad(e.corrupt(b, rng), b, true)
-			opt.update(params, grads)
-			sum.Total += l.Total
-			sum.Reconstruction += l.Reconstruction
-			sum.Sparsity += l.Sparsity
-			sum.WeightDecay += l.WeightDecay
-			sum.MeanActivation += l.MeanActivation
-			nb++
+	err := minibatches(x, e.s.BatchSize, e.s.Epochs, rng, func(b *mat.Dense) Loss {
+		l := e.lossAndGrad(e.corrupt(b, rng), b, true)
+		opt.update(params, grads)
+		return l
+	}, func(epoch int, l Loss) error {
+		history = append(history, l)
+		if progress == nil {
+			return nil
 		}
-		f := 1 / float64(nb)
-		sum = Loss{sum.Total * f, sum.Reconstruction * f, sum.Sparsity * f, sum.WeightDecay * f, sum.MeanActivation * f}
-		history = append(history, sum)
-		if progress != nil {
-			if err := progress(epoch, sum); err != nil {
-				return history, err
-			}
-		}
-	}
-	return history, nil
+		return progress(epoch, l)
+	})
+	return history, err
 }
 
 // Evaluate returns the loss of the encoder on the rows of x as one batch,

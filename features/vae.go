@@ -42,15 +42,7 @@ func (s VAESettings) withDefaults(inputDim int) VAESettings {
 	}
 	s.Beta = orDefault(s.Beta, 1)
 	s.WeightDecay = orDefault(s.WeightDecay, 1e-4)
-	if s.Epochs <= 0 {
-		s.Epochs = 30
-	}
-	if s.BatchSize <= 0 {
-		s.BatchSize = 128
-	}
-	if s.LearningRate <= 0 {
-		s.LearningRate = 1e-3
-	}
+	s.Epochs, s.BatchSize, s.LearningRate = trainingDefaults(s.Epochs, s.BatchSize, s.LearningRate)
 	return s
 }
 

@@ -56,18 +56,7 @@ func Predict(ctx context.Context, o PredictOptions) (*Summary, error) {
 	if err := checkModelFresh(o.ModelDir, data); err != nil {
 		return nil, err
 	}
-	in, err := filepath.Abs(o.InDir)
-	if err != nil {
-		return nil, err
-	}
-	out, err := filepath.Abs(o.OutDir)
-	if err != nil {
-		return nil, err
-	}
-	if within(in, out) {
-		return nil, fmt.Errorf("output folder %s is inside the input folder %s; choose another -o", o.OutDir, o.InDir)
-	}
-	files, err := listInputs(o.InDir)
+	_, files, err := prepareFolders(o.InDir, o.OutDir)
 	if err != nil {
 		return nil, err
 	}

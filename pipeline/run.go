@@ -161,21 +161,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if o.ProgressOut == nil {
 		o.ProgressOut = os.Stderr
 	}
-	in, err := filepath.Abs(o.InDir)
-	if err != nil {
-		return nil, err
-	}
-	out, err := filepath.Abs(o.OutDir)
-	if err != nil {
-		return nil, err
-	}
-	if within(in, out) {
-		// Our own outputs would become inputs of the next run.
-		return nil, fmt.Errorf("output folder %s is inside the input folder %s; choose another -o", o.OutDir, o.InDir)
-	}
-	// List the inputs before touching OUT_DIR: a run that cannot start
-	// (missing or empty input folder) leaves nothing behind.
-	files, err := listInputs(o.InDir)
+	out, files, err := prepareFolders(o.InDir, o.OutDir)
 	if err != nil {
 		return nil, err
 	}
@@ -482,4 +468,28 @@ func (r *runner) addInputs(files []ImageFile) {
 		r.items = append(r.items, &item{file: f})
 	}
 	r.sum.Images = len(files)
+}
+
+// prepareFolders checks an input and an output folder before anything is
+// written: it returns the output folder's absolute path and the input
+// images, or the reason the command cannot start. Listing the inputs before
+// touching the output folder means that a command that cannot start
+// (missing or empty input folder) leaves nothing behind.
+func prepareFolders(inDir, outDir string) (out string, files []ImageFile, err error) {
+	in, err := filepath.Abs(inDir)
+	if err != nil {
+		return "", nil, err
+	}
+	if out, err = filepath.Abs(outDir); err != nil {
+		return "", nil, err
+	}
+	if within(in, out) {
+		// Our own outputs would become inputs of the next run.
+		return "", nil, fmt.Errorf("output folder %s is inside the input folder %s; choose another -o", outDir, inDir)
+	}
+	files, err = listInputs(inDir)
+	if err != nil {
+		return "", nil, err
+	}
+	return out, files, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"image"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/segdiscover/segdiscover/features"
 	"github.com/segdiscover/segdiscover/segnet"
+	"github.com/segdiscover/segdiscover/superpixel"
 )
 
 // Learned encoders: the features of a superpixel are the hidden code of a
@@ -135,37 +137,12 @@ func (r *runner) encoderStage(ctx context.Context, st *StageStats) error {
 		return r.readEncoder()
 	}
 	res := features.NewReservoir(ep.Sample, rand.NewPCG(ep.Seed, 0xe1c0de))
-	var mu sync.Mutex
-	var firstErr error
-	bar := r.prog.stage("patches", len(items))
-	r.forEachOf(ctx, items, func(_ int, it *item) {
-		defer bar.add(false)
-		err := func() error {
-			img, err := LoadImage(it.file.Path, r.cfg.MaxPixels)
-			if err != nil {
-				return err
-			}
-			l, err := r.readLabelsOf(it.file.Rel, img)
-			if err != nil {
-				return err
-			}
-			res.AddRows(features.ExtractPatches(img, l, ep.Patch), func(i int) uint64 { return features.PatchKey(it.file.Rel, i) })
-			return nil
-		}()
-		if err != nil {
-			mu.Lock()
-			if firstErr == nil {
-				firstErr = fmt.Errorf("encoder: patches of %s: %w", it.file.Path, err)
-			}
-			mu.Unlock()
-		}
+	err := r.forEachLabelled(ctx, items, "patches", "encoder: patches of", func(_ int, it *item, img *image.NRGBA, l *superpixel.Labels) error {
+		res.AddRows(features.ExtractPatches(img, l, ep.Patch), func(i int) uint64 { return features.PatchKey(it.file.Rel, i) })
+		return nil
 	})
-	bar.done()
-	if err := ctx.Err(); err != nil {
+	if err != nil {
 		return err
-	}
-	if firstErr != nil {
-		return firstErr
 	}
 	sample := res.Sample()
 	if sample == nil {
@@ -176,7 +153,6 @@ func (r *runner) encoderStage(ctx context.Context, st *StageStats) error {
 	r.log.Info("encoder: training", "kind", ep.Kind, "patches", rows, "of", res.Seen(), "dims", dim)
 	t0 := time.Now()
 	var enc features.PatchEncoder
-	var err error
 	if spec.deep != "" {
 		enc, err = r.trainDeepEncoder(ctx, spec, ep, sample, src)
 	} else {
@@ -300,4 +276,40 @@ func (r *runner) learnedFeatures(ctx context.Context) error {
 	c.into(st, time.Since(start))
 	st.Items = len(r.items)
 	return r.cache.flush()
+}
+
+// forEachLabelled calls fn with the decoded image and the superpixel map of
+// every item, on the worker pool, under a progress bar named bar. It returns
+// the context's error, else the first failure as "what PATH: reason" (a
+// global stage needs every image, so one failure fails the stage).
+func (r *runner) forEachLabelled(ctx context.Context, items []*item, bar, what string, fn func(int, *item, *image.NRGBA, *superpixel.Labels) error) error {
+	var mu sync.Mutex
+	var firstErr error
+	b := r.prog.stage(bar, len(items))
+	r.forEachOf(ctx, items, func(i int, it *item) {
+		defer b.add(false)
+		err := func() error {
+			img, err := LoadImage(it.file.Path, r.cfg.MaxPixels)
+			if err != nil {
+				return err
+			}
+			l, err := r.readLabelsOf(it.file.Rel, img)
+			if err != nil {
+				return err
+			}
+			return fn(i, it, img, l)
+		}()
+		if err != nil {
+			mu.Lock()
+			if firstErr == nil {
+				firstErr = fmt.Errorf("%s %s: %w", what, it.file.Path, err)
+			}
+			mu.Unlock()
+		}
+	})
+	b.done()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return firstErr
 }

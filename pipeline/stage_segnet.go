@@ -109,7 +109,7 @@ func (r *runner) trainStage(ctx context.Context, st *StageStats) error {
 		arch.Classes = r.modelConcepts()
 	}
 	var tr *segnet.Trainer
-	if ck, ok := r.readCheckpoint(); ok {
+	if ck, ok := readCheckpoint(r.checkpointPath(), r.trainKey); ok {
 		if tr, err = segnet.ResumeTrainer(ck, samples, r.cfg.Workers); err != nil {
 			r.log.Warn("train: checkpoint unusable, starting over", "err", err)
 			tr = nil
@@ -138,11 +138,7 @@ func (r *runner) trainStage(ctx context.Context, st *StageStats) error {
 		if err != nil {
 			return err
 		}
-		ck := tr.Checkpoint()
-		ck.Meta[metaKey] = r.trainKey
-		if err := WriteFileAtomic(r.checkpointPath(), func(w io.Writer) error {
-			return EncodeSafetensors(w, segnetTensors(ck.Tensors), ck.Meta)
-		}); err != nil {
+		if err := writeCheckpoint(r.checkpointPath(), r.trainKey, tr.Checkpoint()); err != nil {
 			return err
 		}
 		// A line every 10 s at most (the last epoch's always), with the
@@ -283,15 +279,16 @@ func (r *runner) readMask(rel string) (*image.Paletted, error) {
 	return m, nil
 }
 
-// readCheckpoint returns the training checkpoint of the current train key,
-// if there is one.
-func (r *runner) readCheckpoint() (segnet.Checkpoint, bool) {
-	data, err := os.ReadFile(r.checkpointPath())
+// readCheckpoint returns the checkpoint at path if it was written for key
+// (a network trainer's cache key): anything else, including an unreadable or
+// foreign file, means "start afresh".
+func readCheckpoint(path, key string) (segnet.Checkpoint, bool) {
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return segnet.Checkpoint{}, false
 	}
 	ts, meta, err := DecodeSafetensors(bytes.NewReader(data), 0)
-	if err != nil || meta[metaKey] != r.trainKey {
+	if err != nil || meta[metaKey] != key {
 		return segnet.Checkpoint{}, false
 	}
 	st, err := fromPipelineTensors(ts)
@@ -299,6 +296,14 @@ func (r *runner) readCheckpoint() (segnet.Checkpoint, bool) {
 		return segnet.Checkpoint{}, false
 	}
 	return segnet.Checkpoint{Tensors: st, Meta: meta}, true
+}
+
+// writeCheckpoint writes ck atomically to path, stamped with key.
+func writeCheckpoint(path, key string, ck segnet.Checkpoint) error {
+	ck.Meta[metaKey] = key
+	return WriteFileAtomic(path, func(w io.Writer) error {
+		return EncodeSafetensors(w, segnetTensors(ck.Tensors), ck.Meta)
+	})
 }
 
 func segnetTensors(ts []segnet.Tensor) []Tensor {

@@ -5,17 +5,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/disintegration/imaging"
 
 	"github.com/segdiscover/segdiscover/segnet"
+	"github.com/segdiscover/segdiscover/superpixel"
 )
 
 // The SwAV encoder (--encoder swav): a convolutional network trained from
@@ -87,7 +88,7 @@ func (r *runner) swavStage(ctx context.Context, st *StageStats, items []*item) e
 		return err
 	}
 	var tr *segnet.SwAV
-	if ck, ok := r.readSwavCheckpoint(); ok {
+	if ck, ok := readCheckpoint(r.swavCheckpointPath(), r.encoderKey); ok {
 		if tr, err = segnet.ResumeSwAV(ck, data, r.cfg.Workers); err != nil {
 			r.log.Warn("encoder: checkpoint unusable, starting over", "err", err)
 			tr = nil
@@ -116,7 +117,7 @@ func (r *runner) swavStage(ctx context.Context, st *StageStats, items []*item) e
 		}
 		bar.add(false)
 		if stats.Step%swavCheckpointEvery == 0 && !tr.Done() {
-			if err := r.writeSwavCheckpoint(tr); err != nil {
+			if err := writeCheckpoint(r.swavCheckpointPath(), r.encoderKey, tr.Checkpoint()); err != nil {
 				bar.done()
 				return err
 			}
@@ -160,82 +161,36 @@ func (r *runner) swavStage(ctx context.Context, st *StageStats, items []*item) e
 // of its superpixels, in item order.
 func (r *runner) swavData(ctx context.Context, items []*item, area int) ([]segnet.SwAVImage, error) {
 	data := make([]segnet.SwAVImage, len(items))
-	var mu sync.Mutex
-	var firstErr error
-	bar := r.prog.stage("encoder images", len(items))
-	r.forEachOf(ctx, items, func(i int, it *item) {
-		defer bar.add(false)
-		err := func() error {
-			img, err := LoadImage(it.file.Path, r.cfg.MaxPixels)
-			if err != nil {
-				return err
-			}
-			l, err := r.readLabelsOf(it.file.Rel, img)
-			if err != nil {
-				return err
-			}
-			h, w := segnet.WorkingSize(l.Height, l.Width, area)
-			small := img
-			if h != l.Height || w != l.Width {
-				small = imaging.Resize(img, w, h, imaging.Linear)
-			}
-			sx, sy := make([]float64, l.N), make([]float64, l.N)
-			cnt := make([]float64, l.N)
-			for y := range l.Height {
-				for x, id := range l.Pix[y*l.Width : (y+1)*l.Width] {
-					sx[id] += float64(x)
-					sy[id] += float64(y)
-					cnt[id]++
-				}
-			}
-			fx, fy := float64(w)/float64(l.Width), float64(h)/float64(l.Height)
-			cs := make([][2]float32, 0, l.N)
-			for id := range l.N {
-				if cnt[id] > 0 {
-					// Pixel centres: (x+0.5)*scale-0.5 in the small image.
-					cs = append(cs, [2]float32{float32((sx[id]/cnt[id]+0.5)*fx - 0.5), float32((sy[id]/cnt[id]+0.5)*fy - 0.5)})
-				}
-			}
-			data[i] = segnet.SwAVImage{Image: small, Centers: cs}
-			return nil
-		}()
-		if err != nil {
-			mu.Lock()
-			if firstErr == nil {
-				firstErr = fmt.Errorf("encoder: %s: %w", it.file.Path, err)
-			}
-			mu.Unlock()
+	err := r.forEachLabelled(ctx, items, "encoder images", "encoder:", func(i int, _ *item, img *image.NRGBA, l *superpixel.Labels) error {
+		h, w := segnet.WorkingSize(l.Height, l.Width, area)
+		small := img
+		if h != l.Height || w != l.Width {
+			small = imaging.Resize(img, w, h, imaging.Linear)
 		}
+		sx, sy := make([]float64, l.N), make([]float64, l.N)
+		cnt := make([]float64, l.N)
+		for y := range l.Height {
+			for x, id := range l.Pix[y*l.Width : (y+1)*l.Width] {
+				sx[id] += float64(x)
+				sy[id] += float64(y)
+				cnt[id]++
+			}
+		}
+		fx, fy := float64(w)/float64(l.Width), float64(h)/float64(l.Height)
+		cs := make([][2]float32, 0, l.N)
+		for id := range l.N {
+			if cnt[id] > 0 {
+				// Pixel centres: (x+0.5)*scale-0.5 in the small image.
+				cs = append(cs, [2]float32{float32((sx[id]/cnt[id]+0.5)*fx - 0.5), float32((sy[id]/cnt[id]+0.5)*fy - 0.5)})
+			}
+		}
+		data[i] = segnet.SwAVImage{Image: small, Centers: cs}
+		return nil
 	})
-	bar.done()
-	if err := ctx.Err(); err != nil {
+	if err != nil {
 		return nil, err
 	}
-	return data, firstErr
-}
-
-func (r *runner) writeSwavCheckpoint(tr *segnet.SwAV) error {
-	ck := tr.Checkpoint()
-	ck.Meta[metaKey] = r.encoderKey
-	return WriteFileAtomic(r.swavCheckpointPath(), func(w io.Writer) error {
-		return EncodeSafetensors(w, segnetTensors(ck.Tensors), ck.Meta)
-	})
-}
-
-func (r *runner) readSwavCheckpoint() (segnet.Checkpoint, bool) {
-	data, err := os.ReadFile(r.swavCheckpointPath())
-	if err != nil {
-		return segnet.Checkpoint{}, false
-	}
-	ts, meta, err := DecodeSafetensors(bytes.NewReader(data), 0)
-	if err != nil || meta[metaKey] != r.encoderKey {
-		return segnet.Checkpoint{}, false
-	}
-	st, err := fromPipelineTensors(ts)
-	if err != nil {
-		return segnet.Checkpoint{}, false
-	}
-	return segnet.Checkpoint{Tensors: st, Meta: meta}, true
+	return data, nil
 }
 
 // readSwav reads model/encoder.safetensors as a SwAV encoder into r.swav.

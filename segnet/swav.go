@@ -175,31 +175,6 @@ type SwAVStats struct {
 	Entropy float64 // entropy (nats) of the batch's argmax prototypes over both global views
 }
 
-func swavInputStats(data []SwAVImage) (mean, std [3]float32) {
-	var s, ss [3]float64
-	var cnt float64
-	for _, d := range data {
-		b := d.Image.Bounds()
-		for y := b.Min.Y; y < b.Max.Y; y++ {
-			o := d.Image.PixOffset(b.Min.X, y)
-			for x := range b.Dx() {
-				for c := range 3 {
-					v := float64(d.Image.Pix[o+4*x+c]) / 255
-					s[c] += v
-					ss[c] += v * v
-				}
-			}
-			cnt += float64(b.Dx())
-		}
-	}
-	for c := range 3 {
-		m := s[c] / cnt
-		v := (ss[c] - cnt*m*m) / max(cnt-1, 1)
-		mean[c], std[c] = float32(m), float32(math.Sqrt(max(v, 1e-6)))
-	}
-	return
-}
-
 // NewSwAV returns a SwAV trainer for a fresh network; all randomness
 // (weights, views, augmentations) comes from seed.
 func NewSwAV(data []SwAVImage, s SwAVSettings, seed uint64) (*SwAV, error) {
@@ -223,7 +198,7 @@ func NewSwAV(data []SwAVImage, s SwAVSettings, seed uint64) (*SwAV, error) {
 	t.rng = rand.New(t.pcg)
 	t.net = New(Arch{Classes: s.ProjHidden, Layers: s.Layers}, t.pcg)
 	t.net.Workers = s.Workers
-	t.net.SetNormalization(swavInputStats(data))
+	t.net.SetNormalization(inputStats(len(data), func(i int) *image.NRGBA { return data[i].Image }))
 	t.pbn = newBNReLU(s.ProjHidden)
 	hd, od := s.ProjHidden, s.ProjDim
 	t.pout = &conv1{in: hd, out: od, w: make([]float32, od*hd), dw: make([]float32, od*hd), b: make([]float32, od), db: make([]float32, od)}

@@ -176,17 +176,20 @@ func nearest(src []uint8, stride, off, ih, iw int, dst []uint8, oh, ow int) {
 }
 
 // inputStats returns the per-channel mean and (unbiased) standard deviation
-// of the images on the [0, 1] scale, like peers/segnet_ref.py.
-func inputStats(data []Sample) (mean, std [3]float32) {
+// of the n images imageAt(0..n-1) on the [0, 1] scale, like
+// peers/segnet_ref.py. Both trainers (segmentation and SwAV) normalise their
+// input with it.
+func inputStats(n int, imageAt func(i int) *image.NRGBA) (mean, std [3]float32) {
 	var s, ss [3]float64
 	var cnt float64
-	for _, d := range data {
-		b := d.Image.Bounds()
+	for i := range n {
+		img := imageAt(i)
+		b := img.Bounds()
 		for y := b.Min.Y; y < b.Max.Y; y++ {
-			o := d.Image.PixOffset(b.Min.X, y)
+			o := img.PixOffset(b.Min.X, y)
 			for x := range b.Dx() {
 				for c := range 3 {
-					v := float64(d.Image.Pix[o+4*x+c]) / 255
+					v := float64(img.Pix[o+4*x+c]) / 255
 					s[c] += v
 					ss[c] += v * v
 				}
@@ -222,7 +225,7 @@ func NewTrainer(a Arch, data []Sample, s TrainSettings, seed uint64) (*Trainer, 
 	t := &Trainer{data: shrink(data, s), s: s, seed: seed, pcg: pcg, rng: rand.New(pcg)}
 	t.net = New(a, pcg)
 	t.net.Workers = s.Workers
-	t.net.SetNormalization(inputStats(data))
+	t.net.SetNormalization(inputStats(len(data), func(i int) *image.NRGBA { return data[i].Image }))
 	t.opt = newAdamW(t.net.params())
 	return t, nil
 }

@@ -255,33 +255,9 @@ func runSurvey(z *mat.Dense, hist [][]int64, k, c, r, m int) {
 		var a float64
 		for j := range r {
 			if j != i {
-				a += ari(labs[i], labs[j], k)
+				a += cluster.AdjustedRand(labs[i], labs[j], k)
 			}
 		}
 		fmt.Printf("restart %2d  mIoU %.4f  lb %.4f  meanARI %.4f\n", i, mi[i], lb[i], a/float64(r-1))
 	}
-}
-
-// ari is the adjusted Rand index (Hubert and Arabie 1985) of two labelings.
-func ari(a, b []int, k int) float64 {
-	t := make([]float64, k*k)
-	ra := make([]float64, k)
-	rb := make([]float64, k)
-	for i := range a {
-		t[a[i]*k+b[i]]++
-		ra[a[i]]++
-		rb[b[i]]++
-	}
-	c2 := func(x float64) float64 { return x * (x - 1) / 2 }
-	var s, sa, sb float64
-	for _, v := range t {
-		s += c2(v)
-	}
-	for i := range k {
-		sa += c2(ra[i])
-		sb += c2(rb[i])
-	}
-	n := c2(float64(len(a)))
-	e := sa * sb / n
-	return (s - e) / ((sa+sb)/2 - e)
 }
