@@ -16,7 +16,9 @@ import (
 	"github.com/segdiscover/segdiscover/cluster"
 	"github.com/segdiscover/segdiscover/features"
 	"github.com/segdiscover/segdiscover/features/vit"
+	"github.com/segdiscover/segdiscover/pipeline/artifact"
 	"github.com/segdiscover/segdiscover/segnet"
+	"github.com/segdiscover/segdiscover/superpixel"
 )
 
 // Stage names, in run order. A run goes through them in this order and
@@ -54,7 +56,7 @@ func stageIndex(name string) int {
 type Config struct {
 	// Run control (not part of any cache key).
 	Workers   int    `json:"workers,omitempty"`    // per-image workers; 0 = number of CPUs
-	MaxPixels int    `json:"max-pixels,omitempty"` // refuse larger images; 0 = DefaultMaxPixels
+	MaxPixels int    `json:"max-pixels,omitempty"` // refuse larger images; 0 = artifact.DefaultMaxPixels
 	Until     string `json:"until,omitempty"`      // last stage to run; "" = all
 
 	// Superpixels (SLIC).
@@ -132,22 +134,22 @@ func (c Config) Defaults() Config {
 		c.Workers = runtime.GOMAXPROCS(0)
 	}
 	if c.MaxPixels <= 0 {
-		c.MaxPixels = DefaultMaxPixels
+		c.MaxPixels = artifact.DefaultMaxPixels
 	}
 	if c.Segments <= 0 {
-		c.Segments = 300
+		c.Segments = superpixel.DefaultSegments
 	}
 	if c.Compactness <= 0 {
-		c.Compactness = 5
+		c.Compactness = superpixel.DefaultCompactness
 	}
 	if c.Iterations <= 0 {
-		c.Iterations = 10
+		c.Iterations = superpixel.DefaultIterations
 	}
 	if c.Encoder == "" {
 		c.Encoder = "handcrafted"
 	}
 	if c.Hidden <= 0 {
-		c.Hidden = 64
+		c.Hidden = features.DefaultHidden
 	}
 	if c.PatchSize <= 0 {
 		c.PatchSize = features.DefaultPatchSize
@@ -156,7 +158,7 @@ func (c Config) Defaults() Config {
 		c.PatchSample = 10000
 	}
 	if c.EncoderEpochs <= 0 {
-		c.EncoderEpochs = 30
+		c.EncoderEpochs = features.DefaultEpochs
 	}
 	if c.ViTSize <= 0 {
 		c.ViTSize = vit.DefaultSize
@@ -168,7 +170,7 @@ func (c Config) Defaults() Config {
 		c.PCA = DefaultViTPCA
 	}
 	if c.EncoderSteps <= 0 {
-		c.EncoderSteps = 150
+		c.EncoderSteps = segnet.DefaultSwAVSteps
 	}
 	if c.HandWeight <= 0 {
 		c.HandWeight = 1
@@ -183,7 +185,7 @@ func (c Config) Defaults() Config {
 		c.Blocks = features.DefaultBlocks.String()
 	}
 	if c.Concepts == "" {
-		c.Concepts = "8"
+		c.Concepts = strconv.Itoa(cluster.DefaultK)
 	}
 	if c.ConceptMin <= 0 {
 		c.ConceptMin = 2
@@ -245,8 +247,8 @@ func (c Config) Validate() error {
 	if c.Until != "" && stageIndex(c.Until) < 0 {
 		return fmt.Errorf("until: unknown stage %q (want one of %s)", c.Until, strings.Join(Stages, ", "))
 	}
-	if c.Segments > MaxLabelID {
-		return fmt.Errorf("segments: %d is above the %d ids a label file holds", c.Segments, MaxLabelID)
+	if c.Segments > artifact.MaxLabelID {
+		return fmt.Errorf("segments: %d is above the %d ids a label file holds", c.Segments, artifact.MaxLabelID)
 	}
 	if e, err := parseEncoder(c.Encoder); err != nil {
 		return fmt.Errorf("encoder: %w", err)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sourcegraph/conc/pool"
 
+	"github.com/segdiscover/segdiscover/pipeline/artifact"
 	"github.com/segdiscover/segdiscover/pseudolabel"
 	"github.com/segdiscover/segdiscover/superpixel"
 )
@@ -126,7 +127,7 @@ func readIDMap(path string, maxPixels int) (image.Image, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return DecodeIDMap(bufio.NewReader(f), maxPixels)
+	return artifact.DecodeIDMap(bufio.NewReader(f), maxPixels)
 }
 
 func readLabelMap(path string, maxPixels int) (*superpixel.Labels, error) {
@@ -135,7 +136,7 @@ func readLabelMap(path string, maxPixels int) (*superpixel.Labels, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return DecodeLabels(bufio.NewReader(f), maxPixels)
+	return artifact.DecodeLabels(bufio.NewReader(f), maxPixels)
 }
 
 // EvaluateMasks scores the predictions in predDir against the ground truth

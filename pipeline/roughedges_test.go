@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/segdiscover/segdiscover/pipeline/artifact"
 )
 
 // The pixels of the images in flight never exceed the budget, and an image
@@ -287,7 +289,7 @@ func TestExtremeAspectThroughEveryStage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := DecodeMask(f, 0)
+		m, err := artifact.DecodeMask(f, 0)
 		f.Close()
 		if err != nil || m.Rect.Dx() != size[0] || m.Rect.Dy() != size[1] {
 			t.Errorf("%s: mask %v, %v", rel, m.Rect, err)

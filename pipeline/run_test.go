@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/segdiscover/segdiscover/pipeline/artifact"
 )
 
 // scene draws a small synthetic scene: a sky band, a ground band and a red
@@ -175,7 +177,7 @@ func TestRunFullThenRerunIsCached(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := DecodeMask(f, 0)
+		m, err := artifact.DecodeMask(f, 0)
 		f.Close()
 		if err != nil {
 			t.Fatal(err)
@@ -324,7 +326,7 @@ func TestRunBadInputs(t *testing.T) {
 	for i := 6; i < len(deep.Pix); i += 8 {
 		deep.Pix[i], deep.Pix[i+1] = 0xff, 0xff // opaque
 	}
-	cmyk, err := os.ReadFile("testdata/images/card_cmyk.jpg")
+	cmyk, err := os.ReadFile("artifact/testdata/images/card_cmyk.jpg")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/segdiscover/segdiscover/pipeline"
+	"github.com/segdiscover/segdiscover/pipeline/artifact"
 )
 
 // The stage commands run the same engine as `run`, stopping after their
@@ -243,7 +244,7 @@ func (o *predictOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.Model, "model", "", "OUT_DIR of a run whose network was trained (it holds model/segnet.safetensors)")
 	f.StringVarP(&o.Output, "output", "o", "", "output folder for masks/ and overlays/ (created if needed)")
 	f.IntVarP(&o.Workers, "workers", "w", 0, "images processed at once (default: the number of CPUs)")
-	f.IntVar(&o.MaxPixels, "max-pixels", pipeline.DefaultMaxPixels, "refuse images with more pixels than this, from their header; also the most pixels processed at once over all workers (bounds memory: about 28 bytes per pixel)")
+	f.IntVar(&o.MaxPixels, "max-pixels", artifact.DefaultMaxPixels, "refuse images with more pixels than this, from their header; also the most pixels processed at once over all workers (bounds memory: about 28 bytes per pixel)")
 	f.BoolVar(&o.NoOverlays, "no-overlays", false, "do not write overlays/<rel>.jpg")
 }
 
