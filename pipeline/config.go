@@ -9,7 +9,6 @@ import (
 	"math"
 	"os"
 	"reflect"
-	"runtime"
 	"strconv"
 	"strings"
 
@@ -55,7 +54,7 @@ func stageIndex(name string) int {
 // give only the keys it changes.
 type Config struct {
 	// Run control (not part of any cache key).
-	Workers   int    `json:"workers,omitempty"`    // per-image workers; 0 = number of CPUs
+	Workers   int    `json:"workers,omitempty"`    // images at once in the per-image stages, threads in the global ones (workers.go); 0 = number of CPUs
 	MaxPixels int    `json:"max-pixels,omitempty"` // refuse larger images; 0 = artifact.DefaultMaxPixels
 	Until     string `json:"until,omitempty"`      // last stage to run; "" = all
 
@@ -89,15 +88,15 @@ type Config struct {
 	Beta       float64 `json:"beta,omitempty"`        // vae encoder: weight of the KL term; 0 = 1
 
 	// Cluster (GMM).
-	Concepts   string `json:"concepts,omitempty"`     // K, or "auto" (BIC over ConceptMin..ConceptMax); "" = 8
-	ConceptMin int    `json:"concepts-min,omitempty"` // 0 = 2
-	ConceptMax int    `json:"concepts-max,omitempty"` // 0 = 16
-	Covariance string `json:"covariance,omitempty"`   // "full" (default), "diag", "spherical", "tied"
-	Balance    string `json:"balance,omitempty"`      // "none" (default), "sinkhorn"
-	Seed       uint64 `json:"seed,omitempty"`         // 0 = 1
-	MaxSamples int    `json:"max-samples,omitempty"`  // fit the GMM on at most this many superpixels; 0 = 1000000
-	NInit      int    `json:"n-init,omitempty"`       // EM restarts; 0 = 1
-	Init       string `json:"init,omitempty"`         // "kmeans" (default) or "consensus" (most reproducible of 10 sample restarts)
+	Concepts   ConceptCount `json:"concepts,omitzero"`      // K, or auto (BIC over ConceptMin..ConceptMax); zero = cluster.DefaultK
+	ConceptMin int          `json:"concepts-min,omitempty"` // 0 = 2
+	ConceptMax int          `json:"concepts-max,omitempty"` // 0 = 16
+	Covariance string       `json:"covariance,omitempty"`   // "full" (default), "diag", "spherical", "tied"
+	Balance    string       `json:"balance,omitempty"`      // "none" (default), "sinkhorn"
+	Seed       uint64       `json:"seed,omitempty"`         // 0 = 1
+	MaxSamples int          `json:"max-samples,omitempty"`  // fit the GMM on at most this many superpixels; 0 = 1000000
+	NInit      int          `json:"n-init,omitempty"`       // EM restarts; 0 = 1
+	Init       string       `json:"init,omitempty"`         // "kmeans" (default) or "consensus" (most reproducible of 10 sample restarts)
 
 	// Pseudo-labels.
 	MinConfidence float64 `json:"min-confidence,omitempty"` // posterior below which a pixel is unassigned; 0 = keep all
@@ -122,6 +121,91 @@ type Config struct {
 	Refine string `json:"refine,omitempty"` // "none" (default: per-pixel arg-max) or "superpixels" (posteriors averaged per superpixel)
 }
 
+// maxConcepts is the most concepts a run can have: mask ids are 8-bit and
+// 255 is unassigned.
+const maxConcepts = 255
+
+// ConceptCount is the number of concepts of a run (--concepts): a fixed K,
+// or Auto, chosen by BIC over Config.ConceptMin..ConceptMax. The zero value
+// means the default, cluster.DefaultK. The command line, a --config file and
+// run.json spell it as a number ("8", or 8 in JSON) or "auto"; it is parsed
+// in ParseConceptCount only.
+type ConceptCount struct {
+	K    int // 1..255, when not Auto
+	Auto bool
+}
+
+// ParseConceptCount parses a number of concepts: "auto", or a whole number
+// in 1..255; "" is the zero value (the default).
+func ParseConceptCount(s string) (ConceptCount, error) {
+	switch s {
+	case "":
+		return ConceptCount{}, nil
+	case "auto":
+		return ConceptCount{Auto: true}, nil
+	}
+	k, err := strconv.Atoi(s)
+	if err != nil || k < 1 || k > maxConcepts {
+		return ConceptCount{}, errConceptCount(s)
+	}
+	return ConceptCount{K: k}, nil
+}
+
+func errConceptCount(s string) error {
+	return fmt.Errorf("want a number in 1..%d or \"auto\", have %q", maxConcepts, s)
+}
+
+// IsZero reports whether n is the zero value (the default).
+func (n ConceptCount) IsZero() bool { return n == ConceptCount{} }
+
+// String returns n as ParseConceptCount reads it.
+func (n ConceptCount) String() string {
+	switch {
+	case n.Auto:
+		return "auto"
+	case n.K == 0:
+		return ""
+	}
+	return strconv.Itoa(n.K)
+}
+
+// Set parses s into n (flag.Value).
+func (n *ConceptCount) Set(s string) error {
+	v, err := ParseConceptCount(s)
+	if err != nil {
+		return err
+	}
+	*n = v
+	return nil
+}
+
+// Type is "string" for pflag: the help shows the default quoted, as for
+// the string flag --concepts was.
+func (n *ConceptCount) Type() string { return "string" }
+
+// MarshalJSON writes n as a JSON string, "8" or "auto".
+func (n ConceptCount) MarshalJSON() ([]byte, error) { return json.Marshal(n.String()) }
+
+// UnmarshalJSON reads a JSON string ("8", "auto") or number (8).
+func (n *ConceptCount) UnmarshalJSON(b []byte) error {
+	var s string
+	if len(b) > 0 && b[0] != '"' {
+		var k json.Number
+		if err := json.Unmarshal(b, &k); err != nil {
+			return fmt.Errorf("concepts: %w", err)
+		}
+		s = k.String()
+	} else if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("concepts: %w", err)
+	}
+	v, err := ParseConceptCount(s)
+	if err != nil {
+		return fmt.Errorf("concepts: %w", err)
+	}
+	*n = v
+	return nil
+}
+
 // Refinement of the network's masks (Config.Refine).
 const (
 	RefineSuperpixels = "superpixels"
@@ -130,9 +214,7 @@ const (
 
 // Defaults returns c with every zero field replaced by its default value.
 func (c Config) Defaults() Config {
-	if c.Workers <= 0 {
-		c.Workers = runtime.GOMAXPROCS(0)
-	}
+	c.Workers = resolveWorkers(c.Workers)
 	if c.MaxPixels <= 0 {
 		c.MaxPixels = artifact.DefaultMaxPixels
 	}
@@ -184,8 +266,8 @@ func (c Config) Defaults() Config {
 	if c.Blocks == "" {
 		c.Blocks = features.DefaultBlocks.String()
 	}
-	if c.Concepts == "" {
-		c.Concepts = strconv.Itoa(cluster.DefaultK)
+	if c.Concepts.IsZero() {
+		c.Concepts = ConceptCount{K: cluster.DefaultK}
 	}
 	if c.ConceptMin <= 0 {
 		c.ConceptMin = 2
@@ -303,17 +385,16 @@ func (c Config) Validate() error {
 // conceptRange returns the range of K to try: one value, or the BIC range
 // for "auto".
 func (c Config) conceptRange() (kmin, kmax int, err error) {
-	if c.Concepts == "auto" {
+	if c.Concepts.Auto {
 		if c.ConceptMin < 1 || c.ConceptMax < c.ConceptMin || c.ConceptMax > 255 {
 			return 0, 0, fmt.Errorf("concepts-min/max: want 1 <= min <= max <= 255, have %d..%d", c.ConceptMin, c.ConceptMax)
 		}
 		return c.ConceptMin, c.ConceptMax, nil
 	}
-	k, err := strconv.Atoi(c.Concepts)
-	if err != nil || k < 1 || k > 255 {
-		return 0, 0, fmt.Errorf("concepts: want a number in 1..255 or \"auto\", have %q", c.Concepts)
+	if c.Concepts.K < 1 || c.Concepts.K > maxConcepts {
+		return 0, 0, fmt.Errorf("concepts: %w", errConceptCount(c.Concepts.String()))
 	}
-	return k, k, nil
+	return c.Concepts.K, c.Concepts.K, nil
 }
 
 // runs reports whether stage is part of a run that stops after c.Until.
@@ -392,15 +473,6 @@ func decodeConfig(data []byte, c *Config) error {
 		if err := json.Unmarshal(data, &probe); err != nil {
 			return err
 		}
-	}
-	// "concepts" is a number or "auto"; accept the number unquoted.
-	if raw, ok := probe["concepts"]; ok && len(raw) > 0 && raw[0] != '"' {
-		var k json.Number
-		if err := json.Unmarshal(raw, &k); err != nil {
-			return fmt.Errorf("concepts: %w", err)
-		}
-		probe["concepts"], _ = json.Marshal(k.String())
-		data, _ = json.Marshal(probe)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()

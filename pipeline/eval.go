@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strings"
 
@@ -200,10 +199,7 @@ func EvaluateMasks(ctx context.Context, predDir, gtDir string, o MaskEvalOptions
 		prob *EvalProblem
 	}
 	results := make([]result, len(gts))
-	workers := o.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
+	workers := resolveWorkers(o.Workers)
 	p := pool.New().WithMaxGoroutines(workers).WithContext(ctx)
 	for i, g := range gts {
 		pf, ok := preds[g.Rel]
@@ -375,10 +371,7 @@ func EvaluateSuperpixels(ctx context.Context, predDir, gtDir string, o Superpixe
 		prob *EvalProblem
 	}
 	results := make([]result, len(preds))
-	workers := o.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
+	workers := resolveWorkers(o.Workers)
 	p := pool.New().WithMaxGoroutines(workers).WithContext(ctx)
 	for i, pf := range preds {
 		seen[pf.Rel] = true

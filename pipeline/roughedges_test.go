@@ -79,7 +79,7 @@ func TestRefitRemovesStaleAndPredictRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := testConfig()
-	c.Concepts, c.Until = "2", StageCluster
+	c.Concepts, c.Until = ConceptCount{K: 2}, StageCluster
 	sum, err := runTest(t, in, out, c)
 	if err != nil {
 		t.Fatal(err)

@@ -82,7 +82,7 @@ func writeScenes(t testing.TB, dir string, first, n int) []string {
 
 // testConfig is small and fast: few superpixels and concepts, 2 workers.
 func testConfig() Config {
-	return Config{Workers: 2, Segments: 40, Concepts: "3", Epochs: 1, Batch: 4, CropHeight: 32, CropWidth: 32}
+	return Config{Workers: 2, Segments: 40, Concepts: ConceptCount{K: 3}, Epochs: 1, Batch: 4, CropHeight: 32, CropWidth: 32}
 }
 
 func runTest(t testing.TB, in, out string, c Config) (*Summary, error) {
@@ -246,7 +246,7 @@ func TestRunParameterChangeRecomputesDownstreamOnly(t *testing.T) {
 	}{
 		{"segments", func(c *Config) { c.Segments = 30 }, "superpixels 8/0 features 8/0 cluster 1/0 pseudolabels 8/0 train 1/0 masks 8/0 overlays 8/0"},
 		{"blocks", func(c *Config) { c.Blocks = "lab_mean+centroid_y" }, "superpixels 0/8 features 8/0 cluster 1/0 pseudolabels 8/0 train 1/0 masks 8/0 overlays 8/0"},
-		{"concepts", func(c *Config) { c.Concepts = "2" }, "superpixels 0/8 features 0/8 cluster 1/0 pseudolabels 8/0 train 1/0 masks 8/0 overlays 8/0"},
+		{"concepts", func(c *Config) { c.Concepts = ConceptCount{K: 2} }, "superpixels 0/8 features 0/8 cluster 1/0 pseudolabels 8/0 train 1/0 masks 8/0 overlays 8/0"},
 		{"seed", func(c *Config) { c.Seed = 9 }, "superpixels 0/8 features 0/8 cluster 1/0 pseudolabels 8/0 train 1/0 masks 8/0 overlays 8/0"},
 		{"min-confidence", func(c *Config) { c.MinConfidence = 0.9 }, "superpixels 0/8 features 0/8 cluster 0/1 pseudolabels 8/0 train 1/0 masks 8/0 overlays 8/0"},
 		{"encoder", func(c *Config) {
@@ -523,18 +523,18 @@ func TestConfigFileKeysAreValidated(t *testing.T) {
 	p := filepath.Join(dir, "c.json")
 	os.WriteFile(p, []byte(`{"segments": 123, "concepts": "auto"}`), 0o644)
 	c, err := ReadConfig(p)
-	if err != nil || c.Segments != 123 || c.Concepts != "auto" {
+	if err != nil || c.Segments != 123 || c.Concepts != (ConceptCount{Auto: true}) {
 		t.Errorf("ReadConfig = %+v, %v", c, err)
 	}
 	os.WriteFile(p, []byte(`{"concepts": 5}`), 0o644)
-	if c, err := ReadConfig(p); err != nil || c.Concepts != "5" {
+	if c, err := ReadConfig(p); err != nil || c.Concepts != (ConceptCount{K: 5}) {
 		t.Errorf("unquoted concepts: %+v, %v", c, err)
 	}
 	os.WriteFile(p, []byte(`{"segmnets": 123}`), 0o644)
 	if _, err := ReadConfig(p); err == nil || !strings.Contains(err.Error(), "segmnets") {
 		t.Errorf("misspelt key: err = %v", err)
 	}
-	for _, bad := range []Config{{Until: "nope"}, {Encoder: "sae-sigmoid+sae-relu"}, {Encoder: "pixels"}, {Concepts: "0"}, {Concepts: "x"}, {Covariance: "round"}, {Balance: "maybe"}, {MinConfidence: 2}} {
+	for _, bad := range []Config{{Until: "nope"}, {Encoder: "sae-sigmoid+sae-relu"}, {Encoder: "pixels"}, {Concepts: ConceptCount{K: 300}}, {Concepts: ConceptCount{K: -1}}, {Covariance: "round"}, {Balance: "maybe"}, {MinConfidence: 2}} {
 		if err := bad.Defaults().Validate(); err == nil {
 			t.Errorf("Validate(%+v) = nil", bad)
 		}
@@ -599,7 +599,7 @@ func TestRunSyntheticScenesKnownAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := Config{Workers: 2, Concepts: fmt.Sprint(len(classes)), Until: StageMasks, Epochs: 25, Batch: 4, LR: 0.01, CropHeight: 64, CropWidth: 64}
+	c := Config{Workers: 2, Concepts: ConceptCount{K: len(classes)}, Until: StageMasks, Epochs: 25, Batch: 4, LR: 0.01, CropHeight: 64, CropWidth: 64}
 	if _, err := runTest(t, in, out, c); err != nil {
 		t.Fatal(err)
 	}

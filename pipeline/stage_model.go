@@ -47,9 +47,9 @@ type clusterParams struct {
 }
 
 func (c Config) clusterParams() clusterParams {
-	p := clusterParams{Concepts: c.Concepts, Covariance: c.Covariance, Balance: c.Balance, Seed: c.Seed,
+	p := clusterParams{Concepts: c.Concepts.String(), Covariance: c.Covariance, Balance: c.Balance, Seed: c.Seed,
 		MaxSamples: c.MaxSamples, NInit: c.NInit, PCA: c.PCA}
-	if c.Concepts == "auto" {
+	if c.Concepts.Auto {
 		p.ConceptMin, p.ConceptMax = c.ConceptMin, c.ConceptMax
 	}
 	if e, _ := parseEncoder(c.Encoder); e.hand && e.swav {
@@ -132,7 +132,7 @@ func (r *runner) clusterStage(ctx context.Context, st *StageStats) error {
 	var g *cluster.GMM
 	var info cluster.FitInfo
 	var curve []cluster.KScore
-	if r.cfg.Concepts == "auto" {
+	if r.cfg.Concepts.Auto {
 		g, curve, info, ok, err = cluster.SelectKContext(ctx, z, kmin, kmax, s, src)
 	} else {
 		s.K = kmin
@@ -147,7 +147,7 @@ func (r *runner) clusterStage(ctx context.Context, st *StageStats) error {
 	for _, ks := range curve {
 		r.log.Info("cluster: BIC curve", "k", ks.K, "bic", ks.BIC, "log_lik", ks.LogLik, "converged", ks.Converged, "ok", ks.OK)
 	}
-	if r.cfg.Concepts == "auto" {
+	if r.cfg.Concepts.Auto {
 		st.Note += "; " + autoKNote(g.K(), kmin, kmax)
 		if g.K() == kmin || g.K() == kmax {
 			r.log.Warn("cluster: " + autoKNote(g.K(), kmin, kmax))

@@ -312,7 +312,7 @@ func (r *runner) buildReport(all []*imageStats, k int, trained bool) (*htmlrepor
 		}
 		rep.Failures = append(rep.Failures, htmlreport.Failure{Path: f.Path, Stage: f.Stage, Error: f.Err.Error()})
 	}
-	if r.cfg.Concepts == "auto" {
+	if r.cfg.Concepts.Auto {
 		if f, err := os.Open(r.outPath(gmmFile)); err == nil {
 			if gf, err := artifact.DecodeGMM(f); err == nil {
 				for _, p := range gf.KCurve {

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"time"
 
@@ -50,21 +49,21 @@ func (p trainParams) settings(workers int) segnet.TrainSettings {
 		MinConf: p.MinConf, ConfWeight: p.ConfWeight, Workers: workers}
 }
 
-// minTrainSteps is the fewest optimiser steps the default schedule takes.
+// MinTrainSteps is the fewest optimiser steps the default schedule takes.
 // Five epochs are plenty on hundreds of images but only a handful of steps
 // on a few: on the 7 synthetic scenes, 5 steps gave refined masks of mIoU
 // 0.27 against 0.86 for their pseudo-labels, 60 steps 0.84 and 150 steps
 // 0.85.
-const minTrainSteps = 150
+const MinTrainSteps = 150
 
 // defaultEpochs is the number of epochs when none is set: 5, or more on
-// small sets so that training takes at least minTrainSteps steps.
+// small sets so that training takes at least MinTrainSteps steps.
 func defaultEpochs(images, batch int) int {
 	if batch <= 0 {
 		batch = segnet.DefaultBatch
 	}
 	perEpoch := max(1, (images+batch-1)/batch)
-	return max(segnet.DefaultEpochs, (minTrainSteps+perEpoch-1)/perEpoch)
+	return max(segnet.DefaultEpochs, (MinTrainSteps+perEpoch-1)/perEpoch)
 }
 
 func maskPath(rel string) string     { return path.Join("masks", rel+".png") }
@@ -290,9 +289,7 @@ func LoadSegnet(path string) (*segnet.Net, error) {
 }
 
 // loadSegnets loads one network per worker, since a Net is not safe for
-// concurrent use. The workers already fan out over images, so each network
-// gets an equal share of the CPUs rather than all of them, so that W
-// workers do not start W x GOMAXPROCS goroutines.
+// concurrent use; each gets threadsPerWorker threads (see workers.go).
 func loadSegnets(path string, workers int) (chan *segnet.Net, error) {
 	nets := make(chan *segnet.Net, workers)
 	for range workers {
@@ -300,7 +297,7 @@ func loadSegnets(path string, workers int) (chan *segnet.Net, error) {
 		if err != nil {
 			return nil, err
 		}
-		n.Workers = max(1, runtime.GOMAXPROCS(0)/workers)
+		n.Workers = threadsPerWorker(workers)
 		nets <- n
 	}
 	return nets, nil

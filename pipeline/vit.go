@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 
 	"github.com/segdiscover/segdiscover/features/vit"
 	"github.com/segdiscover/segdiscover/pipeline/artifact"
@@ -97,5 +96,5 @@ func LoadViT(path string) (*ViTWeights, error) {
 // workers than cores, each forward pass takes a share of the rest.
 func (r *runner) vitSettings() vit.Settings {
 	return vit.Settings{Size: r.cfg.ViTSize, Keys: r.cfg.ViTFeatures == "keys",
-		Threads: max(1, runtime.GOMAXPROCS(0)/r.cfg.Workers)}
+		Threads: threadsPerWorker(r.cfg.Workers)}
 }
