@@ -11,8 +11,8 @@
 #   - a cross rerun: this build on a copy of BASE's OUT_DIR must find every
 #     artifact cached (computed 0 in every stage), which checks the cache keys
 #     from the other side;
-#   - `eval` (JSON report), `export` in every format and `predict` on the
-#     trained run, byte for byte;
+#   - `eval` (JSON report), `export` in every format and `predict` (on a few
+#     images) with the trained run, byte for byte;
 #   - the --help text of every command (flags and defaults), as a diff.
 #
 #   bench/equivalence.sh BASE_BIN [IN_DIR] [GT_DIR]
@@ -23,6 +23,9 @@
 # Exit status 0 when everything is identical, 1 otherwise. Heavy on a full
 # dataset (it trains the network twice): run it niced, one at a time.
 set -euo pipefail
+# Everything is in main, which bash reads whole before running it: editing
+# this file during a run does not break the run.
+main() {
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
 base=$(realpath "$1")
@@ -123,7 +126,13 @@ for who in base ours; do
 done
 compare "$tmp/base/eval" "$tmp/ours/eval" eval
 for fmt in coco cvat labelstudio png; do compare "$tmp/base/export-$fmt" "$tmp/ours/export-$fmt" "export $fmt"; done
-photos=$in; [ -d "$in/photos" ] && photos=$in/photos
+# predict on a few images: testdata's photos, else the first 8 of IN_DIR
+photos=$in/photos
+if [ ! -d "$photos" ]; then
+	photos=$tmp/predict-in
+	mkdir -p "$photos"
+	find "$in" -maxdepth 1 -type f | sort | head -8 | while read -r f; do ln -s "$f" "$photos/"; done
+fi
 if [ -f "$tmp/base/run/model/segnet.safetensors" ]; then
 	for who in base ours; do
 		bin=$base; [ $who = ours ] && bin=$tmp/bin-ours
@@ -143,3 +152,5 @@ done
 
 if [ $fail = 0 ]; then say "IDENTICAL"; else say "DIFFERENCES (above)"; fi
 exit $fail
+}
+main "$@"

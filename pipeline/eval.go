@@ -82,14 +82,7 @@ func ReadClasses(gtDir string) ([]string, error) {
 		} else if err != nil {
 			return nil, fmt.Errorf("classes: %w", err)
 		}
-		var names []string
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if s := strings.TrimSpace(sc.Text()); s != "" {
-				names = append(names, s)
-			}
-		}
-		err = sc.Err()
+		names, err := artifact.DecodeClasses(f)
 		f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("classes %s: %w", p, err)

@@ -151,7 +151,7 @@ func (r *runner) predictNew(it *item, netKey string, nets chan *segnet.Net, over
 	}
 	k := key(predictVersion, struct {
 		Overlays bool
-		Concepts []Concept
+		Concepts []artifact.Concept
 	}{overlays, r.concepts}, netKey, hashBytes(data))
 	if _, ok := r.cache.lookup(StageMasks, it.file.Rel, k); ok {
 		c.cached.Add(1)

@@ -135,7 +135,7 @@ type runner struct {
 	swav       *segnet.Encoder       // the SwAV encoder, when there is one
 	clusterKey string
 	trainKey   string
-	concepts   []Concept // names and colours (concepts.json), once clustered
+	concepts   []artifact.Concept // names and colours (concepts.json), once clustered
 }
 
 // Run runs the stages of o.Config over the images of o.InDir into o.OutDir,

@@ -198,7 +198,7 @@ func (r *runner) conceptsAndLegend(k int) error {
 
 // writeLegend draws the legend of cs into out/model/legend.png, unless it
 // is there already with these names.
-func writeLegend(out string, cs []Concept) error {
+func writeLegend(out string, cs []artifact.Concept) error {
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, pseudolabel.DrawLegend(legendKeys(cs, nil), 0)); err != nil {
 		return err

@@ -29,7 +29,6 @@ import (
 
 	"github.com/segdiscover/segdiscover/cluster"
 	"github.com/segdiscover/segdiscover/features"
-	"github.com/segdiscover/segdiscover/pipeline"
 	"github.com/segdiscover/segdiscover/pipeline/artifact"
 	"github.com/segdiscover/segdiscover/pseudolabel"
 )
@@ -89,7 +88,12 @@ func main() {
 // cluster stage computes them, default descriptor) and each superpixel's
 // ground-truth class histogram (last column: void).
 func load(runDir, gtDir string) (*mat.Dense, [][]int64, int) {
-	names, err := pipeline.ReadClasses(gtDir)
+	cf, err := os.Open(filepath.Join(filepath.Dir(filepath.Clean(gtDir)), "classes.txt"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	names, err := artifact.DecodeClasses(cf)
+	cf.Close()
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -12,6 +12,8 @@
 //   - maskfile.go: concept masks (8-bit paletted PNG, PASCAL VOC palette)
 //     and confidence maps; DecodeIDMap reads ground-truth and predicted id
 //     maps for scoring;
+//   - concepts.go: the concepts' names and colours, concepts.json
+//     ("segdiscover-concepts" v1); classes.go: a ground truth's classes.txt;
 //   - image.go: input images (JPEG with EXIF orientation, PNG, GIF, BMP,
 //     TIFF, WebP) as opaque 8-bit RGB, bounded by a pixel budget read from
 //     the header before any pixel memory is allocated.
