@@ -88,8 +88,10 @@ func ParseCorruption(s string) (Corruption, error) {
 // Defaults of the learned encoders' settings (EncoderSettings and the
 // training fields of StackedSettings and VAESettings).
 const (
-	DefaultHidden = 64 // hidden units, the feature dimensions
-	DefaultEpochs = 30 // passes over the training patches
+	DefaultHidden     = 64 // hidden units (VAESettings.Latent), the feature dimensions
+	DefaultEpochs     = 30 // passes over the training patches
+	DefaultStackDepth = 2  // StackedSettings.Depth
+	DefaultBeta       = 1  // VAESettings.Beta: the evidence lower bound itself
 )
 
 // EncoderSettings configures a learned encoder and its training. The zero

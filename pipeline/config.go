@@ -48,6 +48,11 @@ func stageIndex(name string) int {
 }
 
 // Config is the effective configuration of a run: every stage's parameters.
+// The defaults of the stages' own settings are the stage packages'
+// constants (superpixel.DefaultSegments, features.DefaultHidden,
+// cluster.DefaultK, segnet.DefaultEpochs, ...); Defaults fills them in, and
+// the run-level ones (sample sizes, the auto-K range, the seed) are written
+// there only.
 // Its JSON keys are the command-line flag names, so a --config file and
 // OUT_DIR/run.json use the same vocabulary as the flags. The zero value of a
 // field means its documented default (see Defaults), so a config file may
@@ -59,24 +64,24 @@ type Config struct {
 	Until     string `json:"until,omitempty"`      // last stage to run; "" = all
 
 	// Superpixels (SLIC).
-	Segments    int     `json:"segments,omitempty"`    // requested superpixels per image; 0 = 300
-	Compactness float64 `json:"compactness,omitempty"` // SLIC m; 0 = 5 (superpixel.SLIC's default)
-	Iterations  int     `json:"iterations,omitempty"`  // 0 = 10
+	Segments    int     `json:"segments,omitempty"`    // requested superpixels per image; 0 = superpixel.DefaultSegments
+	Compactness float64 `json:"compactness,omitempty"` // SLIC m; 0 = superpixel.DefaultCompactness
+	Iterations  int     `json:"iterations,omitempty"`  // 0 = superpixel.DefaultIterations
 	SLICO       bool    `json:"slico,omitempty"`       // adaptive compactness
 
 	// Features.
 	Encoder       string `json:"encoder,omitempty"`        // "handcrafted" (default), "swav", "sae-sigmoid", "sae-relu", or "handcrafted+" one of them
 	Blocks        string `json:"blocks,omitempty"`         // descriptor blocks, e.g. "lab_mean+lab_std+centroid_y"; "" = default
 	PCA           int    `json:"pca,omitempty"`            // reduce standardised features to this many dimensions; 0 = none (DefaultViTPCA with vit), < 0 = none
-	Hidden        int    `json:"hidden,omitempty"`         // learned encoder: hidden units (feature dimensions); 0 = 64
+	Hidden        int    `json:"hidden,omitempty"`         // learned encoder: hidden units (feature dimensions); 0 = features.DefaultHidden
 	Denoise       bool   `json:"denoise,omitempty"`        // learned encoder: denoising (masking noise on the input)
-	PatchSize     int    `json:"patch-size,omitempty"`     // learned encoder: patch side in pixels; 0 = 16
+	PatchSize     int    `json:"patch-size,omitempty"`     // learned encoder: patch side in pixels; 0 = features.DefaultPatchSize
 	PatchSample   int    `json:"patch-sample,omitempty"`   // learned encoder: patches it trains on (uniform sample); 0 = 10000
-	EncoderEpochs int    `json:"encoder-epochs,omitempty"` // learned encoder: training epochs; 0 = 30
+	EncoderEpochs int    `json:"encoder-epochs,omitempty"` // learned encoder: training epochs; 0 = features.DefaultEpochs
 	Weights       string `json:"weights,omitempty"`        // vit: the transformer checkpoint (.safetensors)
-	ViTSize       int    `json:"vit-size,omitempty"`       // vit: short side of the network input in pixels; 0 = 224
+	ViTSize       int    `json:"vit-size,omitempty"`       // vit: short side of the network input in pixels; 0 = vit.DefaultSize
 	ViTFeatures   string `json:"vit-features,omitempty"`   // vit: "tokens" (the last block's output, default) or "keys" (its attention keys)
-	EncoderSteps  int    `json:"encoder-steps,omitempty"`  // swav: optimiser steps; 0 = 150
+	EncoderSteps  int    `json:"encoder-steps,omitempty"`  // swav: optimiser steps; 0 = segnet.DefaultSwAVSteps
 	Prototypes    int    `json:"prototypes,omitempty"`     // swav: prototypes; 0 = 4 x concepts (concepts-max with auto), at least 32
 	// HandWeight: with handcrafted+<learned>, the total variance of the
 	// standardised hand-crafted block relative to the learned block's; 0 = 1.
@@ -84,8 +89,8 @@ type Config struct {
 
 	// Deep autoencoders: Encoder may also be "stacked" or "vae" (alone or
 	// after "handcrafted+").
-	StackDepth int     `json:"stack-depth,omitempty"` // stacked encoder: autoencoder layers, 2 or 3; 0 = 2
-	Beta       float64 `json:"beta,omitempty"`        // vae encoder: weight of the KL term; 0 = 1
+	StackDepth int     `json:"stack-depth,omitempty"` // stacked encoder: autoencoder layers, 2 or 3; 0 = features.DefaultStackDepth
+	Beta       float64 `json:"beta,omitempty"`        // vae encoder: weight of the KL term; 0 = features.DefaultBeta
 
 	// Cluster (GMM).
 	Concepts   ConceptCount `json:"concepts,omitzero"`      // K, or auto (BIC over ConceptMin..ConceptMax); zero = cluster.DefaultK
@@ -104,12 +109,13 @@ type Config struct {
 	// Overlays.
 	OverlayBoundaries bool `json:"overlay-boundaries,omitempty"` // draw superpixel boundaries on the overlays
 
-	// Segmentation network (segnet) training; zero values are segnet's defaults.
-	Epochs             int     `json:"epochs,omitempty"`               // 0 = 5, more on small sets (at least 150 steps)
-	Batch              int     `json:"batch,omitempty"`                // 0 = 8
-	LR                 float64 `json:"lr,omitempty"`                   // 0 = 1e-3
-	CropHeight         int     `json:"crop-height,omitempty"`          // 0 = 120
-	CropWidth          int     `json:"crop-width,omitempty"`           // 0 = 160
+	// Segmentation network (segnet) training; zero values are segnet's
+	// defaults, and stay zero in the train key.
+	Epochs             int     `json:"epochs,omitempty"`               // 0 = segnet.DefaultEpochs, more on small sets (at least MinTrainSteps steps)
+	Batch              int     `json:"batch,omitempty"`                // 0 = segnet.DefaultBatch
+	LR                 float64 `json:"lr,omitempty"`                   // 0 = segnet.DefaultLR
+	CropHeight         int     `json:"crop-height,omitempty"`          // 0 = segnet.DefaultCropHeight
+	CropWidth          int     `json:"crop-width,omitempty"`           // 0 = segnet.DefaultCropWidth
 	TrainMinConfidence float64 `json:"train-min-confidence,omitempty"` // ignore pseudo-label pixels less confident than this
 	ConfWeight         bool    `json:"conf-weight,omitempty"`          // weight the loss by pseudo-label confidence
 
@@ -258,10 +264,10 @@ func (c Config) Defaults() Config {
 		c.HandWeight = 1
 	}
 	if c.StackDepth <= 0 {
-		c.StackDepth = 2
+		c.StackDepth = features.DefaultStackDepth
 	}
 	if c.Beta == 0 {
-		c.Beta = 1
+		c.Beta = features.DefaultBeta
 	}
 	if c.Blocks == "" {
 		c.Blocks = features.DefaultBlocks.String()

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/segdiscover/segdiscover/pipeline/artifact"
+	"github.com/segdiscover/segdiscover/pipeline/artifact/artifacttest"
 )
 
 // The pixels of the images in flight never exceed the budget, and an image
@@ -28,7 +29,7 @@ func TestForEachPixelBudget(t *testing.T) {
 	px := map[string]int64{}
 	for i, w := range sizes {
 		p := filepath.Join(dir, string(rune('a'+i))+".png")
-		data := encode(t, func(b *bytes.Buffer) error { return png.Encode(b, scene(uint64(i), w, 10)) })
+		data := artifacttest.Encode(t, func(b *bytes.Buffer) error { return png.Encode(b, scene(uint64(i), w, 10)) })
 		if err := os.WriteFile(p, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -277,7 +278,7 @@ func TestExtremeAspectThroughEveryStage(t *testing.T) {
 				copy(img.Pix[i:], []uint8{70, 120, 210, 255})
 			}
 		}
-		data := encode(t, func(b *bytes.Buffer) error { return png.Encode(b, img) })
+		data := artifacttest.Encode(t, func(b *bytes.Buffer) error { return png.Encode(b, img) })
 		os.WriteFile(filepath.Join(in, name), data, 0o644)
 	}
 	sum, err := runTest(t, in, out, testConfig())

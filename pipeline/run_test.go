@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/segdiscover/segdiscover/pipeline/artifact"
+	"github.com/segdiscover/segdiscover/pipeline/artifact/artifacttest"
 )
 
 // scene draws a small synthetic scene: a sky band, a ground band and a red
@@ -66,9 +67,9 @@ func writeScenes(t testing.TB, dir string, first, n int) []string {
 		var data []byte
 		var ext string
 		if i%2 == 0 {
-			data, ext = encode(t, func(b *bytes.Buffer) error { return png.Encode(b, img) }), ".png"
+			data, ext = artifacttest.Encode(t, func(b *bytes.Buffer) error { return png.Encode(b, img) }), ".png"
 		} else {
-			data, ext = encode(t, func(b *bytes.Buffer) error { return jpeg.Encode(b, img, &jpeg.Options{Quality: 95}) }), ".jpg"
+			data, ext = artifacttest.Encode(t, func(b *bytes.Buffer) error { return jpeg.Encode(b, img, &jpeg.Options{Quality: 95}) }), ".jpg"
 		}
 		p := filepath.Join(dir, filepath.FromSlash(rel)+ext)
 		os.MkdirAll(filepath.Dir(p), 0o755)
@@ -317,8 +318,8 @@ func TestRunBadInputs(t *testing.T) {
 	in, out := t.TempDir(), t.TempDir()
 	good := writeScenes(t, in, 0, 5)
 	sc := scene(99, 64, 40)
-	jpg := encode(t, func(b *bytes.Buffer) error { return jpeg.Encode(b, sc, &jpeg.Options{Quality: 90}) })
-	pngData := encode(t, func(b *bytes.Buffer) error { return png.Encode(b, sc) })
+	jpg := artifacttest.Encode(t, func(b *bytes.Buffer) error { return jpeg.Encode(b, sc, &jpeg.Options{Quality: 90}) })
+	pngData := artifacttest.Encode(t, func(b *bytes.Buffer) error { return png.Encode(b, sc) })
 	deep := image.NewNRGBA64(image.Rect(0, 0, 40, 30))
 	for i := range deep.Pix {
 		deep.Pix[i] = uint8(i * 31)
@@ -340,15 +341,15 @@ func TestRunBadInputs(t *testing.T) {
 		"bad/cut.png":       "corrupt",
 	}
 	files := map[string][]byte{
-		"bad/bomb.png":      pngBomb(t, 120_000, 120_000),
+		"bad/bomb.png":      artifacttest.PNGBomb(t, 120_000, 120_000),
 		"bad/empty.jpg":     nil,
 		"bad/text.jpg":      []byte("name says JPEG, content says otherwise\n"),
 		"bad/truncated.jpg": jpg[:len(jpg)/2],
 		"bad/cut.png":       pngData[:len(pngData)/2],
-		"odd/one.png":       encode(t, func(b *bytes.Buffer) error { return png.Encode(b, one) }),
+		"odd/one.png":       artifacttest.Encode(t, func(b *bytes.Buffer) error { return png.Encode(b, one) }),
 		"odd/cmyk.jpg":      cmyk,
-		"odd/deep.png":      encode(t, func(b *bytes.Buffer) error { return png.Encode(b, deep) }),
-		"odd/rotated.jpg":   withOrientation(jpg, 6),
+		"odd/deep.png":      artifacttest.Encode(t, func(b *bytes.Buffer) error { return png.Encode(b, deep) }),
+		"odd/rotated.jpg":   artifacttest.WithOrientation(jpg, 6),
 	}
 	for name, data := range files {
 		p := filepath.Join(in, name)

@@ -51,5 +51,6 @@
 // 1e-6 on fixtures it produced.
 //
 // The package is pure: images and label maps in, images and numbers out.
-// Files are read and written by package pipeline.
+// Files are read and written by package pipeline, in the formats of
+// pipeline/artifact.
 package pseudolabel

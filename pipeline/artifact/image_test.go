@@ -2,9 +2,7 @@ package artifact
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"image"
 	"image/color"
 	"image/gif"
@@ -13,70 +11,13 @@ import (
 	"os"
 	"testing"
 
+	"github.com/segdiscover/segdiscover/pipeline/artifact/artifacttest"
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
 )
 
-// card returns a 6x4 image whose left half is red and right half blue, so
-// that orientation and channel order are visible in any test.
-func card() *image.NRGBA {
-	img := image.NewNRGBA(image.Rect(0, 0, 6, 4))
-	for y := 0; y < 4; y++ {
-		for x := 0; x < 6; x++ {
-			c := color.NRGBA{220, 20, 20, 255}
-			if x >= 3 {
-				c = color.NRGBA{20, 20, 220, 255}
-			}
-			img.SetNRGBA(x, y, c)
-		}
-	}
-	return img
-}
-
-func encode(t testing.TB, enc func(*bytes.Buffer) error) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	if err := enc(&b); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
-// withOrientation inserts an EXIF APP1 segment holding the given
-// orientation tag right after a JPEG's SOI marker.
-func withOrientation(jpg []byte, orient uint16) []byte {
-	var tiffData bytes.Buffer
-	tiffData.WriteString("II*\x00")
-	binary.Write(&tiffData, binary.LittleEndian, uint32(8)) // IFD0 offset
-	binary.Write(&tiffData, binary.LittleEndian, uint16(1)) // one entry
-	binary.Write(&tiffData, binary.LittleEndian, uint16(0x0112))
-	binary.Write(&tiffData, binary.LittleEndian, uint16(3)) // SHORT
-	binary.Write(&tiffData, binary.LittleEndian, uint32(1))
-	binary.Write(&tiffData, binary.LittleEndian, orient)
-	binary.Write(&tiffData, binary.LittleEndian, uint16(0))
-	binary.Write(&tiffData, binary.LittleEndian, uint32(0)) // no next IFD
-	payload := append([]byte("Exif\x00\x00"), tiffData.Bytes()...)
-	seg := []byte{0xff, 0xe1, 0, 0}
-	binary.BigEndian.PutUint16(seg[2:], uint16(len(payload)+2))
-	out := append([]byte{}, jpg[:2]...)
-	out = append(out, seg...)
-	out = append(out, payload...)
-	return append(out, jpg[2:]...)
-}
-
-// pngBomb returns a PNG whose header claims w x h pixels but whose data is
-// that of a 1x1 image: a decoder that trusts the header allocates w*h*4 bytes.
-func pngBomb(t testing.TB, w, h uint32) []byte {
-	b := encode(t, func(b *bytes.Buffer) error { return png.Encode(b, image.NewGray(image.Rect(0, 0, 1, 1))) })
-	// IHDR data starts at byte 16 (8 signature + 4 length + 4 type).
-	binary.BigEndian.PutUint32(b[16:], w)
-	binary.BigEndian.PutUint32(b[20:], h)
-	binary.BigEndian.PutUint32(b[29:], crc32.ChecksumIEEE(b[12:29]))
-	return b
-}
-
 func TestDecodeImageFormats(t *testing.T) {
-	src := card()
+	src := artifacttest.Card()
 	gray16 := image.NewGray16(image.Rect(0, 0, 6, 4))
 	for i := range gray16.Pix {
 		gray16.Pix[i] = 0x80
@@ -87,7 +28,7 @@ func TestDecodeImageFormats(t *testing.T) {
 			pal.SetColorIndex(x, y, 1)
 		}
 	}
-	translucent := card()
+	translucent := artifacttest.Card()
 	for i := 3; i < len(translucent.Pix); i += 4 {
 		translucent.Pix[i] = 10
 	}
@@ -115,15 +56,15 @@ func TestDecodeImageFormats(t *testing.T) {
 		right     color.NRGBA // expected colour of pixel (w-1, h-1)
 		tolerance int
 	}{
-		{"png", encode(t, func(b *bytes.Buffer) error { return png.Encode(b, src) }), 6, 4, red, color.NRGBA{20, 20, 220, 255}, 0},
-		{"png16", encode(t, func(b *bytes.Buffer) error { return png.Encode(b, rgba64) }), 6, 4, red, color.NRGBA{20, 20, 220, 255}, 0},
-		{"gray16", encode(t, func(b *bytes.Buffer) error { return png.Encode(b, gray16) }), 6, 4, color.NRGBA{0x80, 0x80, 0x80, 255}, color.NRGBA{0x80, 0x80, 0x80, 255}, 0},
-		{"paletted", encode(t, func(b *bytes.Buffer) error { return png.Encode(b, pal) }), 6, 4, red, color.NRGBA{20, 20, 220, 255}, 0},
-		{"alpha", encode(t, func(b *bytes.Buffer) error { return png.Encode(b, translucent) }), 6, 4, red, color.NRGBA{20, 20, 220, 255}, 0},
-		{"gif", encode(t, func(b *bytes.Buffer) error { return gif.Encode(b, pal, nil) }), 6, 4, red, color.NRGBA{20, 20, 220, 255}, 0},
-		{"bmp", encode(t, func(b *bytes.Buffer) error { return bmp.Encode(b, src) }), 6, 4, red, color.NRGBA{20, 20, 220, 255}, 0},
-		{"tiff", encode(t, func(b *bytes.Buffer) error { return tiff.Encode(b, src, nil) }), 6, 4, red, color.NRGBA{20, 20, 220, 255}, 0},
-		{"jpeg", encode(t, func(b *bytes.Buffer) error { return jpeg.Encode(b, src, &jpeg.Options{Quality: 100}) }), 6, 4, red, color.NRGBA{20, 20, 220, 255}, 40},
+		{"png", artifacttest.Encode(t, func(b *bytes.Buffer) error { return png.Encode(b, src) }), 6, 4, red, color.NRGBA{20, 20, 220, 255}, 0},
+		{"png16", artifacttest.Encode(t, func(b *bytes.Buffer) error { return png.Encode(b, rgba64) }), 6, 4, red, color.NRGBA{20, 20, 220, 255}, 0},
+		{"gray16", artifacttest.Encode(t, func(b *bytes.Buffer) error { return png.Encode(b, gray16) }), 6, 4, color.NRGBA{0x80, 0x80, 0x80, 255}, color.NRGBA{0x80, 0x80, 0x80, 255}, 0},
+		{"paletted", artifacttest.Encode(t, func(b *bytes.Buffer) error { return png.Encode(b, pal) }), 6, 4, red, color.NRGBA{20, 20, 220, 255}, 0},
+		{"alpha", artifacttest.Encode(t, func(b *bytes.Buffer) error { return png.Encode(b, translucent) }), 6, 4, red, color.NRGBA{20, 20, 220, 255}, 0},
+		{"gif", artifacttest.Encode(t, func(b *bytes.Buffer) error { return gif.Encode(b, pal, nil) }), 6, 4, red, color.NRGBA{20, 20, 220, 255}, 0},
+		{"bmp", artifacttest.Encode(t, func(b *bytes.Buffer) error { return bmp.Encode(b, src) }), 6, 4, red, color.NRGBA{20, 20, 220, 255}, 0},
+		{"tiff", artifacttest.Encode(t, func(b *bytes.Buffer) error { return tiff.Encode(b, src, nil) }), 6, 4, red, color.NRGBA{20, 20, 220, 255}, 0},
+		{"jpeg", artifacttest.Encode(t, func(b *bytes.Buffer) error { return jpeg.Encode(b, src, &jpeg.Options{Quality: 100}) }), 6, 4, red, color.NRGBA{20, 20, 220, 255}, 40},
 		{"webp", webp, 24, 16, color.NRGBA{200, 40, 30, 255}, color.NRGBA{30, 60, 210, 255}, 0},
 		{"cmyk-jpeg", cmyk, 24, 16, color.NRGBA{200, 40, 30, 255}, color.NRGBA{30, 60, 210, 255}, 24},
 	}
@@ -157,7 +98,7 @@ func checkColor(t *testing.T, img *image.NRGBA, x, y int, want color.NRGBA, tol 
 }
 
 func TestDecodeImageEXIFOrientation(t *testing.T) {
-	jpg := encode(t, func(b *bytes.Buffer) error { return jpeg.Encode(b, card(), &jpeg.Options{Quality: 100}) })
+	jpg := artifacttest.Encode(t, func(b *bytes.Buffer) error { return jpeg.Encode(b, artifacttest.Card(), &jpeg.Options{Quality: 100}) })
 	red, blue := color.NRGBA{220, 20, 20, 255}, color.NRGBA{20, 20, 220, 255}
 	tests := []struct {
 		orient     uint16
@@ -173,7 +114,7 @@ func TestDecodeImageEXIFOrientation(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(string(rune('0'+tc.orient)), func(t *testing.T) {
-			img, err := DecodeImage(bytes.NewReader(withOrientation(jpg, tc.orient)), 0)
+			img, err := DecodeImage(bytes.NewReader(artifacttest.WithOrientation(jpg, tc.orient)), 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -187,8 +128,8 @@ func TestDecodeImageEXIFOrientation(t *testing.T) {
 }
 
 func TestDecodeImageErrors(t *testing.T) {
-	jpg := encode(t, func(b *bytes.Buffer) error { return jpeg.Encode(b, card(), nil) })
-	pngData := encode(t, func(b *bytes.Buffer) error { return png.Encode(b, card()) })
+	jpg := artifacttest.Encode(t, func(b *bytes.Buffer) error { return jpeg.Encode(b, artifacttest.Card(), nil) })
+	pngData := artifacttest.Encode(t, func(b *bytes.Buffer) error { return png.Encode(b, artifacttest.Card()) })
 	tests := []struct {
 		name      string
 		data      []byte
@@ -200,7 +141,7 @@ func TestDecodeImageErrors(t *testing.T) {
 		{"truncated-jpeg", jpg[:len(jpg)/2], 0, ErrCorrupt},
 		{"truncated-png", pngData[:len(pngData)-20], 0, ErrCorrupt},
 		{"header-only-png", pngData[:33], 0, ErrCorrupt},
-		{"bomb", pngBomb(t, 200_000, 200_000), 0, ErrTooLarge},
+		{"bomb", artifacttest.PNGBomb(t, 200_000, 200_000), 0, ErrTooLarge},
 		{"over-limit", pngData, 23, ErrTooLarge},
 	}
 	for _, tc := range tests {
@@ -220,7 +161,7 @@ func TestDecodeImageErrors(t *testing.T) {
 		}
 	})
 	t.Run("1x1", func(t *testing.T) {
-		one := encode(t, func(b *bytes.Buffer) error { return png.Encode(b, image.NewGray(image.Rect(0, 0, 1, 1))) })
+		one := artifacttest.Encode(t, func(b *bytes.Buffer) error { return png.Encode(b, image.NewGray(image.Rect(0, 0, 1, 1))) })
 		img, err := DecodeImage(bytes.NewReader(one), 0)
 		if err != nil || img.Bounds().Dx() != 1 {
 			t.Fatalf("img %v, err %v", img, err)
@@ -236,13 +177,13 @@ func FuzzDecodeImage(f *testing.F) {
 		}
 		f.Add(data)
 	}
-	jpg := encode(f, func(b *bytes.Buffer) error { return jpeg.Encode(b, card(), nil) })
+	jpg := artifacttest.Encode(f, func(b *bytes.Buffer) error { return jpeg.Encode(b, artifacttest.Card(), nil) })
 	f.Add(jpg)
-	f.Add(withOrientation(jpg, 6))
-	f.Add(encode(f, func(b *bytes.Buffer) error { return png.Encode(b, card()) }))
-	f.Add(encode(f, func(b *bytes.Buffer) error { return gif.Encode(b, card(), nil) }))
-	f.Add(encode(f, func(b *bytes.Buffer) error { return bmp.Encode(b, card()) }))
-	f.Add(encode(f, func(b *bytes.Buffer) error { return tiff.Encode(b, card(), nil) }))
+	f.Add(artifacttest.WithOrientation(jpg, 6))
+	f.Add(artifacttest.Encode(f, func(b *bytes.Buffer) error { return png.Encode(b, artifacttest.Card()) }))
+	f.Add(artifacttest.Encode(f, func(b *bytes.Buffer) error { return gif.Encode(b, artifacttest.Card(), nil) }))
+	f.Add(artifacttest.Encode(f, func(b *bytes.Buffer) error { return bmp.Encode(b, artifacttest.Card()) }))
+	f.Add(artifacttest.Encode(f, func(b *bytes.Buffer) error { return tiff.Encode(b, artifacttest.Card(), nil) }))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// A small limit keeps the fuzzer from spending its time on large
 		// allocations that the limit exists to prevent.
