@@ -44,13 +44,17 @@
 // keys of its inputs, in order:
 //
 //	superpixels   version, SLIC settings, SHA-256 of the image file's bytes
-//	encoder       version, encoder settings, seed, every image's superpixel key
+//	encoder       version, encoder settings (seed included), <rel> + superpixel key of every image
 //	features      version, feature settings, superpixel key (+ encoder key, or the ViT weights' SHA-256)
-//	cluster       version, cluster settings, every image's feature key
-//	pseudolabels  version, settings, cluster key, feature key
-//	train         version, training settings, every image's pseudo-label key, cluster key
+//	cluster       version, cluster settings, <rel> + feature key of every image
+//	pseudolabels  version, min-confidence, cluster key, feature key
+//	train         version, training settings (seed included), <rel> + pseudo-label key of every image, cluster key
 //	masks         version, refine, train key, superpixel key
-//	overlays      version, look (colours, names, boundaries), key of the masks shown
+//	overlays      version, look (boundaries, concept names and colours), key of the masks shown
+//
+// (A global stage's inputs are the images that have not failed, in the
+// order ListImages walks them (sorted by name), each as <rel> NUL key, so
+// that renaming an image refits.)
 //
 // A change anywhere upstream thus changes every key downstream and nothing
 // upstream; run settings that do not change outputs (workers, max-pixels,
