@@ -12,6 +12,17 @@
 // posterior is below it Unassigned. Overlay blends an image with the
 // concept colours and draws superpixel boundaries; Legend draws the key.
 //
+// # Rectified pseudo-labels
+//
+// When a trained network is fine-tuned on its own predictions for new
+// images, its mistakes teach it. Rectify keeps, per concept, only the most
+// confident fraction of that concept's pixels — class-balanced thresholds
+// from a dataset-wide ConfidenceHistogram (Zou et al., "Unsupervised domain
+// adaptation for semantic segmentation via class-balanced self-training",
+// ECCV 2018), so hard concepts are not dropped whole — and, given a second
+// opinion (another network's or another view's prediction), only the pixels
+// both agree on.
+//
 // # Evaluation
 //
 // Confusion and Assign implement the protocol used to score unsupervised
