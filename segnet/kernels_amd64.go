@@ -37,3 +37,18 @@ func bnPlane16(x, y []float32, a, b float32, relu bool) int {
 	bnPlaneAVX512(&x[0], &y[0], n, a, b, relu)
 	return n
 }
+
+//go:noescape
+func gather2AVX512(dst, src *float32, n int)
+
+// gather2x16 sets dst[i] = src[2*i] for the first len(dst)&^15 values
+// (fewer if src ends before 2*that), the stride-2 im2col's gather, and
+// returns how many it did.
+func gather2x16(dst, src []float32) int {
+	n := min(len(dst), len(src)/2) &^ 15
+	if !hasAVX512 || n == 0 {
+		return 0
+	}
+	gather2AVX512(&dst[0], &src[0], n)
+	return n
+}

@@ -122,3 +122,45 @@ bnrelu:
 bndone:
 	VZEROUPPER
 	RET
+
+// Indices of the even elements of a pair of ZMM registers.
+DATA evens<>+0(SB)/4, $0
+DATA evens<>+4(SB)/4, $2
+DATA evens<>+8(SB)/4, $4
+DATA evens<>+12(SB)/4, $6
+DATA evens<>+16(SB)/4, $8
+DATA evens<>+20(SB)/4, $10
+DATA evens<>+24(SB)/4, $12
+DATA evens<>+28(SB)/4, $14
+DATA evens<>+32(SB)/4, $16
+DATA evens<>+36(SB)/4, $18
+DATA evens<>+40(SB)/4, $20
+DATA evens<>+44(SB)/4, $22
+DATA evens<>+48(SB)/4, $24
+DATA evens<>+52(SB)/4, $26
+DATA evens<>+56(SB)/4, $28
+DATA evens<>+60(SB)/4, $30
+GLOBL evens<>(SB), RODATA|NOPTR, $64
+
+// func gather2AVX512(dst, src *float32, n int)
+// dst[i] = src[2*i] for i < n, n a multiple of 16; reads src[0:2*n].
+TEXT ·gather2AVX512(SB), NOSPLIT, $0-24
+	MOVQ    dst+0(FP), DI
+	MOVQ    src+8(FP), SI
+	MOVQ    n+16(FP), CX
+	VMOVDQU32 evens<>(SB), Z2
+	TESTQ   CX, CX
+	JLE     g2done
+
+g2loop:
+	VMOVUPS   (SI), Z0
+	VPERMT2PS 64(SI), Z2, Z0
+	VMOVUPS   Z0, (DI)
+	ADDQ      $128, SI
+	ADDQ      $64, DI
+	SUBQ      $16, CX
+	JG        g2loop
+
+g2done:
+	VZEROUPPER
+	RET

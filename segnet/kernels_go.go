@@ -58,6 +58,10 @@ func gatherStrided(dst, src []float32, off, s int) {
 		return
 	}
 	src = src[off : off+(len(dst)-1)*s+1]
+	if s == 2 {
+		done := gather2x16(dst, src)
+		dst, src = dst[done:], src[2*done:]
+	}
 	for i := range dst {
 		dst[i] = src[i*s]
 	}

@@ -88,3 +88,28 @@ func TestBnPlane16(t *testing.T) {
 		}
 	}
 }
+
+// TestGatherStrided checks the stride-2 gather (AVX-512 where the CPU has
+// it) and other strides against indexing, on lengths around the vector's.
+func TestGatherStrided(t *testing.T) {
+	src := randSlice(rand.New(rand.NewPCG(5, 5)), 200, 1)
+	for _, s := range []int{2, 3} {
+		for _, n := range []int{1, 15, 16, 17, 33, 60} {
+			for _, off := range []int{0, 1} {
+				if off+(n-1)*s >= len(src) {
+					continue
+				}
+				dst := make([]float32, n+1)
+				gatherStrided(dst[:n], src, off, s)
+				for i := range n {
+					if dst[i] != src[off+i*s] {
+						t.Fatalf("s=%d n=%d off=%d: dst[%d] = %g, want %g", s, n, off, i, dst[i], src[off+i*s])
+					}
+				}
+				if dst[n] != 0 {
+					t.Fatalf("s=%d n=%d: wrote past dst", s, n)
+				}
+			}
+		}
+	}
+}
