@@ -58,6 +58,10 @@ func gatherStrided(dst, src []float32, off, s int) {
 		return
 	}
 	src = src[off : off+(len(dst)-1)*s+1]
+	if s == 2 {
+		done := gather2x16(dst, src)
+		dst, src = dst[done:], src[2*done:]
+	}
 	for i := range dst {
 		dst[i] = src[i*s]
 	}
@@ -88,6 +92,8 @@ func bnApplyImage(x, y []float32, hw int, a, b []float32, relu bool) {
 		xs := x[c*hw : (c+1)*hw]
 		ys := y[c*hw : (c+1)*hw]
 		ys = ys[:len(xs)]
+		done := bnPlane16(xs, ys, ca, cb, relu)
+		xs, ys = xs[done:], ys[done:]
 		if !relu {
 			for j, v := range xs {
 				ys[j] = float32(ca*v) + cb
@@ -189,8 +195,9 @@ func softmaxRow(z []float32, k, hw, p0, n int, mask, conf []uint8) {
 			}
 		}
 		for c := range k {
-			for j, v := range zp[c*hw : c*hw+nb] {
-				s[j] += float64(expf32(v - b[j]))
+			zc := zp[c*hw : c*hw+nb]
+			for j := expSum16(s, zc, b); j < nb; j++ {
+				s[j] += float64(expf32(zc[j] - b[j]))
 			}
 		}
 		m, cf := mask[x0:x0+nb], conf[x0:x0+nb]

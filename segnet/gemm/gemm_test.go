@@ -207,3 +207,31 @@ func TestBlas32(t *testing.T) {
 		t.Errorf("got %v, want [6 16]", c.Data)
 	}
 }
+
+// TestCopyRows checks the packing copy (YMM moves where the CPU has AVX)
+// against element-by-element copying, for both vector panel widths, one
+// and many rows and a stride that is not a multiple of the vector.
+func TestCopyRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, nr := range []int{24, 32} {
+		for _, kc := range []int{1, 7, 256} {
+			ld := nr + 5
+			src := randSlice(rng, kc*ld)
+			dst := randSlice(rng, kc*nr+1)
+			last := dst[kc*nr]
+			if !copyRows(dst, src, ld, kc, nr) {
+				t.Fatalf("nr=%d: copyRows declined", nr)
+			}
+			for p := range kc {
+				for j := range nr {
+					if dst[p*nr+j] != src[p*ld+j] {
+						t.Fatalf("nr=%d kc=%d: dst[%d,%d] = %g, want %g", nr, kc, p, j, dst[p*nr+j], src[p*ld+j])
+					}
+				}
+			}
+			if dst[kc*nr] != last {
+				t.Fatalf("nr=%d kc=%d: wrote past the panel", nr, kc)
+			}
+		}
+	}
+}

@@ -16,6 +16,27 @@ func micro8x32AVX512(k int, a, b, c *float32, ldc int, load bool)
 //go:noescape
 func transpose8x8AVX(src *float32, lds int, dst *float32, ldd int)
 
+//go:noescape
+func copyRows32AVX(dst, src *float32, ld, kc int)
+
+//go:noescape
+func copyRows24AVX(dst, src *float32, ld, kc int)
+
+// copyRowsAVX is copyRows in YMM moves for the two vector kernels' panel
+// widths; false if it does not apply (no AVX, another width).
+func copyRowsAVX(dst, src []float32, ld, kc, nr int) bool {
+	if !cpu.X86.HasAVX || kc == 0 || (nr != 32 && nr != 24) {
+		return false
+	}
+	_, _ = dst[kc*nr-1], src[(kc-1)*ld+nr-1]
+	if nr == 32 {
+		copyRows32AVX(&dst[0], &src[0], ld, kc)
+	} else {
+		copyRows24AVX(&dst[0], &src[0], ld, kc)
+	}
+	return true
+}
+
 // hasTranspose8 is set when transpose8 may be called.
 var hasTranspose8 = cpu.X86.HasAVX
 

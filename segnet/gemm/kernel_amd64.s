@@ -283,3 +283,61 @@ TEXT ·transpose8x8AVX(SB), NOSPLIT, $0-32
 	VMOVUPS    Y15, (DI)(CX*1)
 	VZEROUPPER
 	RET
+
+// func copyRows32AVX(dst, src *float32, ld, kc int)
+// dst[p*32+j] = src[p*ld+j] for p < kc, j < 32 (ld in elements): packing
+// of untransposed B for the 8x32 kernel, 4 YMM moves per row where
+// runtime.memmove costs a call per 128-byte row.
+TEXT ·copyRows32AVX(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), AX
+	MOVQ kc+24(FP), CX
+	SHLQ $2, AX
+	TESTQ CX, CX
+	JLE  done32
+
+loop32:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ    AX, SI
+	ADDQ    $128, DI
+	DECQ    CX
+	JNZ     loop32
+
+done32:
+	VZEROUPPER
+	RET
+
+// func copyRows24AVX(dst, src *float32, ld, kc int)
+// As copyRows32AVX for the 24 columns of the 4x24 kernel.
+TEXT ·copyRows24AVX(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), AX
+	MOVQ kc+24(FP), CX
+	SHLQ $2, AX
+	TESTQ CX, CX
+	JLE  done24
+
+loop24:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	ADDQ    AX, SI
+	ADDQ    $96, DI
+	DECQ    CX
+	JNZ     loop24
+
+done24:
+	VZEROUPPER
+	RET
