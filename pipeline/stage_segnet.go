@@ -425,6 +425,8 @@ func (r *runner) predictMask(n *segnet.Net, it *item, k string) error {
 			return err
 		}
 		mask, conf = superpixelMask(n, img, l)
+	} else if r.cfg.Refine == RefineCRF {
+		mask, conf = pseudolabel.CRFMask(img, n.Arch().Classes, n.PredictProba, pseudolabel.CRFSettings{})
 	} else {
 		mask, conf = n.Predict(img)
 	}
