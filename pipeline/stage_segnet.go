@@ -378,7 +378,7 @@ func (r *runner) maskStage(ctx context.Context) error {
 	defer bar.done()
 	var todo []*item
 	for _, it := range items {
-		it.maskKey = key(masksVersion, maskParams{Refine: r.cfg.Refine}, r.trainKey, it.spKey)
+		it.maskKey = key(masksVersion, r.cfg.maskParams(), r.trainKey, it.spKey)
 		if _, ok := r.cache.lookup(StageMasks, it.file.Rel, it.maskKey); ok {
 			st.Cached++
 			bar.add(true)
@@ -410,7 +410,21 @@ func (r *runner) maskStage(ctx context.Context) error {
 // maskParams are the parameters that enter the masks key.
 type maskParams struct {
 	Refine string `json:"refine"`
+	// CRF is the version of the CRF refinement (its settings are
+	// pseudolabel's defaults), empty for the others.
+	CRF string `json:"crf,omitempty"`
 }
+
+func (c Config) maskParams() maskParams {
+	p := maskParams{Refine: c.Refine}
+	if c.Refine == RefineCRF {
+		p.CRF = crfVersion
+	}
+	return p
+}
+
+// crfVersion names the numerics of --refine crf: bump it when they change.
+var crfVersion = "crf/2 max_pixels=" + strconv.Itoa(pseudolabel.CRFMaxPixels)
 
 func (r *runner) predictMask(n *segnet.Net, it *item, k string) error {
 	img, err := LoadImage(it.file.Path, r.cfg.MaxPixels)

@@ -164,12 +164,15 @@ func softmaxRows(z []float32, k int) {
 }
 
 // CRFMaxPixels bounds the image the CRF works on: a larger image is
-// scaled down to about this many pixels (aspect kept) for the CRF, and its
-// marginals are resized bilinearly back to full size before the arg-max.
-// It keeps the CRF's memory (about 40 bytes per pixel and concept) and
-// time bounded, and keeps its kernels, whose widths are in pixels, at the
-// scale they were chosen at (STEGO's images are about 320 px on a side).
-const CRFMaxPixels = 512 * 512
+// scaled down by z to about this many pixels (aspect kept), the kernels'
+// spatial standard deviations are scaled by z too, so that they cover the
+// same part of the image, and the marginals are resized bilinearly back
+// to full size before the arg-max. The mean field's cost is linear in the
+// pixels (about 1 µs per pixel and concept on one core, bench
+// BenchmarkDenseCRF), so this bounds its time and memory per image; the
+// edges keep full resolution where the colours change, through the
+// bilinear upsampling of marginals that are sharp there.
+const CRFMaxPixels = 160 * 120
 
 // CRFMask is the concept mask of img refined by DenseCRF: posteriors
 // returns the per-pixel probabilities (pixel-major, k per pixel) of the
@@ -179,9 +182,12 @@ const CRFMaxPixels = 512 * 512
 func CRFMask(img *image.NRGBA, k int, posteriors func(*image.NRGBA) []float32, s CRFSettings) (*image.Paletted, *image.Gray) {
 	b := img.Bounds()
 	work := img
+	s = s.withDefaults()
 	if a := b.Dx() * b.Dy(); a > CRFMaxPixels {
 		z := math.Sqrt(float64(CRFMaxPixels) / float64(a))
 		work = imaging.Resize(img, max(1, int(float64(b.Dx())*z)), max(1, int(float64(b.Dy())*z)), imaging.Linear)
+		s.PosXY *= z
+		s.BiXY *= z
 	}
 	q := DenseCRF(work, posteriors(work), k, s)
 	wb := work.Bounds()

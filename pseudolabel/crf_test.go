@@ -257,3 +257,72 @@ func BenchmarkDenseCRF(b *testing.B) {
 		})
 	}
 }
+
+// CRFMask on an image above CRFMaxPixels works on a scaled-down copy and
+// returns a full-size mask whose edge is still the image's.
+func TestCRFMaskLargeImage(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	w, h, split, k := 300, 200, 131, 2
+	img := twoRegions(w, h, split, rng)
+	var seen image.Rectangle
+	post := func(m *image.NRGBA) []float32 {
+		seen = m.Bounds()
+		mw, mh := seen.Dx(), seen.Dy()
+		p := make([]float32, mw*mh*k)
+		for y := range mh {
+			for x := range mw {
+				// The edge 8% of the width off, as a blurry network would put it.
+				a := 1 / (1 + math.Exp((float64(x)/float64(mw)-float64(split)/float64(w)-0.08)*30))
+				p[(y*mw+x)*k] = float32(a)
+				p[(y*mw+x)*k+1] = float32(1 - a)
+			}
+		}
+		return p
+	}
+	m, c := CRFMask(img, k, post, CRFSettings{})
+	if a := seen.Dx() * seen.Dy(); a > CRFMaxPixels || a < CRFMaxPixels/2 {
+		t.Errorf("CRF worked on %v (%d pixels), want about %d", seen, a, CRFMaxPixels)
+	}
+	if m.Bounds() != img.Bounds() || c.Bounds() != img.Bounds() {
+		t.Fatalf("mask %v, confidence %v, want %v", m.Bounds(), c.Bounds(), img.Bounds())
+	}
+	bad := 0
+	for y := range h {
+		for x := range w {
+			want := uint8(0)
+			if x >= split {
+				want = 1
+			}
+			if m.Pix[y*m.Stride+x] != want {
+				bad++
+			}
+		}
+	}
+	if bad > 2*h {
+		t.Errorf("%d pixels on the wrong side of the edge (the unaries put %d there)", bad, int(0.08*float64(w))*h)
+	}
+}
+
+// BenchmarkCRFMask is the masks stage's CRF on a 320 x 240 image (worked
+// on at CRFMaxPixels).
+func BenchmarkCRFMask(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	img := twoRegions(320, 240, 150, rng)
+	for i := 0; i < len(img.Pix); i += 4 {
+		img.Pix[i+1] = uint8(rng.IntN(256))
+	}
+	for _, k := range []int{8, 33} {
+		post := func(m *image.NRGBA) []float32 {
+			p := make([]float32, m.Bounds().Dx()*m.Bounds().Dy()*k)
+			for i := range p {
+				p[i] = float32(rng.Float64())
+			}
+			return p
+		}
+		b.Run("K="+string(rune('0'+k/10))+string(rune('0'+k%10)), func(b *testing.B) {
+			for b.Loop() {
+				CRFMask(img, k, post, CRFSettings{})
+			}
+		})
+	}
+}
