@@ -117,13 +117,14 @@ type Config struct {
 	// Prototypes. It enters the encoder key.
 	swav *segnet.SwAVSettings
 	// Refined masks.
-	Refine string `json:"refine,omitempty"` // "none" (default: per-pixel arg-max), "superpixels" (posteriors averaged per superpixel) or "crf" (dense CRF on the posteriors)
+	Refine string `json:"refine,omitempty"` // "none" (default: per-pixel arg-max), "superpixels" (posteriors averaged per superpixel) "crf" (dense CRF on the posteriors) or "crf-superpixels" (its marginals averaged per superpixel)
 }
 
 // Refinement of the network's masks (Config.Refine).
 const (
 	RefineSuperpixels = "superpixels"
 	RefineCRF         = "crf"
+	RefineCRFSuper    = "crf-superpixels"
 	RefineNone        = "none"
 )
 
@@ -290,8 +291,8 @@ func (c Config) Validate() error {
 	if c.TrainMinConfidence < 0 || c.TrainMinConfidence > 1 {
 		return fmt.Errorf("train-min-confidence: %g is not in [0, 1]", c.TrainMinConfidence)
 	}
-	if c.Refine != RefineSuperpixels && c.Refine != RefineCRF && c.Refine != RefineNone {
-		return fmt.Errorf("refine: unknown %q (want %s, %s or %s)", c.Refine, RefineNone, RefineSuperpixels, RefineCRF)
+	if c.Refine != RefineSuperpixels && c.Refine != RefineCRF && c.Refine != RefineCRFSuper && c.Refine != RefineNone {
+		return fmt.Errorf("refine: unknown %q (want %s, %s, %s or %s)", c.Refine, RefineNone, RefineSuperpixels, RefineCRF, RefineCRFSuper)
 	}
 	if c.MinConfidence < 0 || c.MinConfidence > 1 {
 		return fmt.Errorf("min-confidence: %g is not in [0, 1]", c.MinConfidence)

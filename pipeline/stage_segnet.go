@@ -417,7 +417,7 @@ type maskParams struct {
 
 func (c Config) maskParams() maskParams {
 	p := maskParams{Refine: c.Refine}
-	if c.Refine == RefineCRF {
+	if c.Refine == RefineCRF || c.Refine == RefineCRFSuper {
 		p.CRF = crfVersion
 	}
 	return p
@@ -433,12 +433,17 @@ func (r *runner) predictMask(n *segnet.Net, it *item, k string) error {
 	}
 	var mask *image.Paletted
 	var conf *image.Gray
-	if r.cfg.Refine == RefineSuperpixels {
+	if r.cfg.Refine == RefineSuperpixels || r.cfg.Refine == RefineCRFSuper {
 		l, err := r.readLabelsOf(it.file.Rel, img)
 		if err != nil {
 			return err
 		}
-		mask, conf = superpixelMask(n, img, l)
+		if r.cfg.Refine == RefineCRFSuper {
+			post := pseudolabel.CRFRegions(img, n.Arch().Classes, n.PredictProba, pseudolabel.CRFSettings{}, l.Pix, l.N)
+			mask, conf = regionMask(post, n.Arch().Classes, l)
+		} else {
+			mask, conf = superpixelMask(n, img, l)
+		}
 	} else if r.cfg.Refine == RefineCRF {
 		mask, conf = pseudolabel.CRFMask(img, n.Arch().Classes, n.PredictProba, pseudolabel.CRFSettings{})
 	} else {
@@ -460,8 +465,12 @@ func (r *runner) predictMask(n *segnet.Net, it *item, k string) error {
 // arg-max of the network's posteriors averaged over its pixels, and that
 // mean posterior as confidence.
 func superpixelMask(n *segnet.Net, img *image.NRGBA, l *superpixel.Labels) (*image.Paletted, *image.Gray) {
-	k := n.Arch().Classes
-	post := n.PredictRegions(img, l.Pix, l.N)
+	return regionMask(n.PredictRegions(img, l.Pix, l.N), n.Arch().Classes, l)
+}
+
+// regionMask gives each superpixel of l the arg-max of its k posteriors
+// post[i*k:][:k], and that posterior as confidence.
+func regionMask(post []float64, k int, l *superpixel.Labels) (*image.Paletted, *image.Gray) {
 	concepts := make([]int, l.N)
 	best := make([]float64, l.N)
 	for i := range l.N {

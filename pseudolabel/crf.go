@@ -180,18 +180,24 @@ const CRFMaxPixels = 160 * 120
 // mask (concept ids, Palette()) and confidence (round(255·marginal)) have
 // img's bounds.
 func CRFMask(img *image.NRGBA, k int, posteriors func(*image.NRGBA) []float32, s CRFSettings) (*image.Paletted, *image.Gray) {
+	work, s := crfWork(img, s)
+	q := DenseCRF(work, posteriors(work), k, s)
+	wb := work.Bounds()
+	return MarginalMask(q, k, wb.Dx(), wb.Dy(), img.Bounds())
+}
+
+// crfWork returns the image the CRF works on (img, or img scaled down to
+// CRFMaxPixels) and the settings with their spatial widths scaled alike.
+func crfWork(img *image.NRGBA, s CRFSettings) (*image.NRGBA, CRFSettings) {
 	b := img.Bounds()
-	work := img
 	s = s.withDefaults()
 	if a := b.Dx() * b.Dy(); a > CRFMaxPixels {
 		z := math.Sqrt(float64(CRFMaxPixels) / float64(a))
-		work = imaging.Resize(img, max(1, int(float64(b.Dx())*z)), max(1, int(float64(b.Dy())*z)), imaging.Linear)
 		s.PosXY *= z
 		s.BiXY *= z
+		return imaging.Resize(img, max(1, int(float64(b.Dx())*z)), max(1, int(float64(b.Dy())*z)), imaging.Linear), s
 	}
-	q := DenseCRF(work, posteriors(work), k, s)
-	wb := work.Bounds()
-	return MarginalMask(q, k, wb.Dx(), wb.Dy(), b)
+	return img, s
 }
 
 // MarginalMask is the arg-max mask and confidence of the marginals q
@@ -235,4 +241,64 @@ func MarginalMask(q []float32, k, w, h int, r image.Rectangle) (*image.Paletted,
 		}
 	}
 	return mask, conf
+}
+
+// MarginalRegions is the mean, over each region of a partition of the
+// bounds r (region[y*W+x] in [0, regions), row-major; typically SLIC
+// superpixels), of the marginals q (pixel-major, k per pixel, over a w x h
+// grid) resized bilinearly to r as MarginalMask does: regions x k values.
+// A region without pixels gets zeros. It panics if the sizes disagree or an
+// id is out of range.
+func MarginalRegions(q []float32, k, w, h int, r image.Rectangle, region []int32, regions int) []float64 {
+	ow, oh := r.Dx(), r.Dy()
+	if len(q) != w*h*k || k < 1 || len(region) != ow*oh {
+		panic(fmt.Sprintf("pseudolabel: MarginalRegions with %d values for %dx%d pixels, %d concepts, %d region ids for %v", len(q), w, h, k, len(region), r))
+	}
+	acc := make([]float64, regions*k)
+	cnt := make([]float64, regions)
+	src := func(o, n, i int) (int, int, float32) {
+		if o == n {
+			return i, i, 0
+		}
+		f := math.Max(0, (float64(i)+0.5)*float64(n)/float64(o)-0.5)
+		i0 := min(n-1, int(f))
+		return i0, min(n-1, i0+1), float32(f - float64(i0))
+	}
+	for y := range oh {
+		y0, y1, ly := src(oh, h, y)
+		for x := range ow {
+			x0, x1, lx := src(ow, w, x)
+			id := int(region[y*ow+x])
+			if id < 0 || id >= regions {
+				panic(fmt.Sprintf("pseudolabel: MarginalRegions: region id %d out of [0, %d)", id, regions))
+			}
+			a, bb := q[(y0*w+x0)*k:][:k], q[(y0*w+x1)*k:][:k]
+			c, d := q[(y1*w+x0)*k:][:k], q[(y1*w+x1)*k:][:k]
+			dst := acc[id*k : (id+1)*k]
+			for j := range k {
+				top := a[j] + lx*(bb[j]-a[j])
+				bot := c[j] + lx*(d[j]-c[j])
+				dst[j] += float64(top + ly*(bot-top))
+			}
+			cnt[id]++
+		}
+	}
+	for i, n := range cnt {
+		if n > 0 {
+			for j := range k {
+				acc[i*k+j] /= n
+			}
+		}
+	}
+	return acc
+}
+
+// CRFRegions runs the CRF as CRFMask does and returns the mean marginals
+// of each region of the partition region of img's pixels (see
+// MarginalRegions): the CRF's marginals averaged over superpixels.
+func CRFRegions(img *image.NRGBA, k int, posteriors func(*image.NRGBA) []float32, s CRFSettings, region []int32, regions int) []float64 {
+	work, s := crfWork(img, s)
+	q := DenseCRF(work, posteriors(work), k, s)
+	wb := work.Bounds()
+	return MarginalRegions(q, k, wb.Dx(), wb.Dy(), img.Bounds(), region, regions)
 }

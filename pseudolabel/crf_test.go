@@ -326,3 +326,37 @@ func BenchmarkCRFMask(b *testing.B) {
 		})
 	}
 }
+
+// MarginalRegions averages the upsampled marginals: with one region per
+// pixel at the marginals' own size it returns them, with one region it
+// returns their mean.
+func TestMarginalRegions(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	k, w, h := 3, 5, 4
+	q := make([]float32, w*h*k)
+	for i := range q {
+		q[i] = float32(rng.Float64())
+	}
+	id := make([]int32, w*h)
+	for i := range id {
+		id[i] = int32(i)
+	}
+	got := MarginalRegions(q, k, w, h, image.Rect(0, 0, w, h), id, w*h)
+	for i := range q {
+		if math.Abs(got[i]-float64(q[i])) > 1e-7 {
+			t.Fatalf("value %d: %v, want %v", i, got[i], q[i])
+		}
+	}
+	one := make([]int32, w*h)
+	got = MarginalRegions(q, k, w, h, image.Rect(0, 0, w, h), one, 2)
+	for c := range k {
+		var m float64
+		for i := range w * h {
+			m += float64(q[i*k+c])
+		}
+		m /= float64(w * h)
+		if math.Abs(got[c]-m) > 1e-6 || got[k+c] != 0 {
+			t.Errorf("class %d: %v (empty region %v), want %v (0)", c, got[c], got[k+c], m)
+		}
+	}
+}
