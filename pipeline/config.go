@@ -95,7 +95,7 @@ type Config struct {
 	Seed       uint64 `json:"seed,omitempty"`         // 0 = 1
 	MaxSamples int    `json:"max-samples,omitempty"`  // fit the GMM on at most this many superpixels; 0 = 1000000
 	NInit      int    `json:"n-init,omitempty"`       // EM restarts; 0 = 1
-	Init       string `json:"init,omitempty"`         // "kmeans" (default) or "consensus" (most reproducible of 10 sample restarts)
+	Init       string `json:"init,omitempty"`         // "kmeans" (default), "consensus" (most reproducible of 10 sample restarts), "entropy" (crispest of them) or "split" (binary splitting)
 
 	// Pseudo-labels.
 	MinConfidence float64 `json:"min-confidence,omitempty"` // posterior below which a pixel is unassigned; 0 = keep all
