@@ -126,6 +126,21 @@
 // explains less than one row or whose covariance is not positive definite is
 // re-seeded on the worst-explained row (FitInfo.Reseeded counts them).
 //
+// # Adaptation to new data
+//
+// Adapt carries a fitted mixture to another folder's features without
+// renaming its components: MAP EM with the source model as a conjugate
+// prior (Gauvain and Lee 1994), in the relevance-factor form of Reynolds,
+// Quatieri and Dunn (2000). Component k moves towards the new data by
+// α_k = n_k/(n_k + r): a concept the new data hold plenty of is re-estimated
+// on them, one they barely hold keeps its source parameters, and component k
+// stays component k, so names and colours carry over. r = 0 is EM started
+// from the source. MeasureDrift reports per concept its share before and
+// after, its shift in units of its own spread, whether it vanished
+// (α_k < ½), and the share of new rows below the source's own q-quantile of
+// log-density, with a suggestion of a new concept when that excess is at
+// least half an average concept (1/(2K)).
+//
 // # Cancellation
 //
 // FitContext and SelectKContext check their context before every k-means++

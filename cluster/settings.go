@@ -42,6 +42,10 @@ func ParseCovarianceType(s string) (CovarianceType, error) {
 	return 0, fmt.Errorf("unknown covariance type %q (want full, diag, spherical or tied)", s)
 }
 
+// DefaultK is the number of components when Settings.K is zero: the
+// number of concepts of a run when --concepts is not given.
+const DefaultK = 8
+
 // Settings configures Fit. The zero value means the documented defaults,
 // which follow scikit-learn's GaussianMixture where it has one.
 type Settings struct {
@@ -85,7 +89,6 @@ type Settings struct {
 }
 
 const (
-	defaultK          = 8
 	defaultRegCovar   = 1e-6
 	defaultTol        = 1e-3
 	defaultMaxIter    = 100
@@ -105,7 +108,7 @@ func (s Settings) resolved() Settings {
 		s.NInit = 1
 	}
 	if s.K == 0 {
-		s.K = defaultK
+		s.K = DefaultK
 	}
 	if s.K < 0 {
 		panic(fmt.Sprintf("cluster: negative K %d", s.K))

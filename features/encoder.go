@@ -85,6 +85,15 @@ func ParseCorruption(s string) (Corruption, error) {
 	return 0, fmt.Errorf("unknown corruption %q (want none, mask or gaussian)", s)
 }
 
+// Defaults of the learned encoders' settings (EncoderSettings and the
+// training fields of StackedSettings and VAESettings).
+const (
+	DefaultHidden     = 64 // hidden units (VAESettings.Latent), the feature dimensions
+	DefaultEpochs     = 30 // passes over the training patches
+	DefaultStackDepth = 2  // StackedSettings.Depth
+	DefaultBeta       = 1  // VAESettings.Beta: the evidence lower bound itself
+)
+
 // EncoderSettings configures a learned encoder and its training. The zero
 // value means the defaults: a 64-unit SparseSigmoid autoencoder with
 // Rho 0.2 and Beta 3, no corruption, 30 epochs of minibatches of 128 at a
@@ -125,7 +134,7 @@ func orDefault(v, def float64) float64 {
 // and negative penalty weights by zero.
 func (s EncoderSettings) withDefaults() EncoderSettings {
 	if s.Hidden <= 0 {
-		s.Hidden = 64
+		s.Hidden = DefaultHidden
 	}
 	if s.Rho <= 0 || s.Rho >= 1 {
 		s.Rho = 0.2
@@ -147,7 +156,7 @@ func (s EncoderSettings) withDefaults() EncoderSettings {
 // of this package shares: 30 epochs of minibatches of 128 at 1e-3.
 func trainingDefaults(epochs, batch int, lr float64) (int, int, float64) {
 	if epochs <= 0 {
-		epochs = 30
+		epochs = DefaultEpochs
 	}
 	if batch <= 0 {
 		batch = 128
@@ -392,7 +401,8 @@ func (e *Encoder) Reconstruct(x *mat.Dense) *mat.Dense {
 }
 
 // Param is a named parameter array, row-major, for saving in a tensor
-// file (the pipeline writes them as F32 safetensors).
+// file (pipeline/artifact writes them as F64 safetensors, so that they read
+// back exactly).
 type Param struct {
 	Name  string
 	Shape []int

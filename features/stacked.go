@@ -37,7 +37,7 @@ type StackedSettings struct {
 func (s StackedSettings) withDefaults(inputDim int) StackedSettings {
 	s.Layer = s.Layer.withDefaults()
 	if s.Depth <= 0 {
-		s.Depth = 2
+		s.Depth = DefaultStackDepth
 	}
 	if s.Depth < 2 || s.Depth > 3 {
 		panic(fmt.Sprintf("features: stacked autoencoder depth %d, want 2 or 3", s.Depth))

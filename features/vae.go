@@ -35,12 +35,12 @@ type VAESettings struct {
 
 func (s VAESettings) withDefaults(inputDim int) VAESettings {
 	if s.Latent <= 0 {
-		s.Latent = 64
+		s.Latent = DefaultHidden
 	}
 	if s.HiddenUnits <= 0 {
 		s.HiddenUnits = max(1, int(math.Round(math.Sqrt(float64(inputDim*s.Latent)))))
 	}
-	s.Beta = orDefault(s.Beta, 1)
+	s.Beta = orDefault(s.Beta, DefaultBeta)
 	s.WeightDecay = orDefault(s.WeightDecay, 1e-4)
 	s.Epochs, s.BatchSize, s.LearningRate = trainingDefaults(s.Epochs, s.BatchSize, s.LearningRate)
 	return s

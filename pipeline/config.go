@@ -9,14 +9,15 @@ import (
 	"math"
 	"os"
 	"reflect"
-	"runtime"
 	"strconv"
 	"strings"
 
 	"github.com/segdiscover/segdiscover/cluster"
 	"github.com/segdiscover/segdiscover/features"
 	"github.com/segdiscover/segdiscover/features/vit"
+	"github.com/segdiscover/segdiscover/pipeline/artifact"
 	"github.com/segdiscover/segdiscover/segnet"
+	"github.com/segdiscover/segdiscover/superpixel"
 )
 
 // Stage names, in run order. A run goes through them in this order and
@@ -47,35 +48,40 @@ func stageIndex(name string) int {
 }
 
 // Config is the effective configuration of a run: every stage's parameters.
+// The defaults of the stages' own settings are the stage packages'
+// constants (superpixel.DefaultSegments, features.DefaultHidden,
+// cluster.DefaultK, segnet.DefaultEpochs, ...); Defaults fills them in, and
+// the run-level ones (sample sizes, the auto-K range, the seed) are written
+// there only.
 // Its JSON keys are the command-line flag names, so a --config file and
 // OUT_DIR/run.json use the same vocabulary as the flags. The zero value of a
 // field means its documented default (see Defaults), so a config file may
 // give only the keys it changes.
 type Config struct {
 	// Run control (not part of any cache key).
-	Workers   int    `json:"workers,omitempty"`    // per-image workers; 0 = number of CPUs
-	MaxPixels int    `json:"max-pixels,omitempty"` // refuse larger images; 0 = DefaultMaxPixels
+	Workers   int    `json:"workers,omitempty"`    // images at once in the per-image stages, threads in the global ones (workers.go); 0 = number of CPUs
+	MaxPixels int    `json:"max-pixels,omitempty"` // refuse larger images; 0 = artifact.DefaultMaxPixels
 	Until     string `json:"until,omitempty"`      // last stage to run; "" = all
 
 	// Superpixels (SLIC).
-	Segments    int     `json:"segments,omitempty"`    // requested superpixels per image; 0 = 300
-	Compactness float64 `json:"compactness,omitempty"` // SLIC m; 0 = 5 (superpixel.SLIC's default)
-	Iterations  int     `json:"iterations,omitempty"`  // 0 = 10
+	Segments    int     `json:"segments,omitempty"`    // requested superpixels per image; 0 = superpixel.DefaultSegments
+	Compactness float64 `json:"compactness,omitempty"` // SLIC m; 0 = superpixel.DefaultCompactness
+	Iterations  int     `json:"iterations,omitempty"`  // 0 = superpixel.DefaultIterations
 	SLICO       bool    `json:"slico,omitempty"`       // adaptive compactness
 
 	// Features.
 	Encoder       string `json:"encoder,omitempty"`        // "handcrafted" (default), "swav", "sae-sigmoid", "sae-relu", or "handcrafted+" one of them
 	Blocks        string `json:"blocks,omitempty"`         // descriptor blocks, e.g. "lab_mean+lab_std+centroid_y"; "" = default
 	PCA           int    `json:"pca,omitempty"`            // reduce standardised features to this many dimensions; 0 = none (DefaultViTPCA with vit), < 0 = none
-	Hidden        int    `json:"hidden,omitempty"`         // learned encoder: hidden units (feature dimensions); 0 = 64
+	Hidden        int    `json:"hidden,omitempty"`         // learned encoder: hidden units (feature dimensions); 0 = features.DefaultHidden
 	Denoise       bool   `json:"denoise,omitempty"`        // learned encoder: denoising (masking noise on the input)
-	PatchSize     int    `json:"patch-size,omitempty"`     // learned encoder: patch side in pixels; 0 = 16
+	PatchSize     int    `json:"patch-size,omitempty"`     // learned encoder: patch side in pixels; 0 = features.DefaultPatchSize
 	PatchSample   int    `json:"patch-sample,omitempty"`   // learned encoder: patches it trains on (uniform sample); 0 = 10000
-	EncoderEpochs int    `json:"encoder-epochs,omitempty"` // learned encoder: training epochs; 0 = 30
+	EncoderEpochs int    `json:"encoder-epochs,omitempty"` // learned encoder: training epochs; 0 = features.DefaultEpochs
 	Weights       string `json:"weights,omitempty"`        // vit: the transformer checkpoint (.safetensors)
-	ViTSize       int    `json:"vit-size,omitempty"`       // vit: short side of the network input in pixels; 0 = 224
+	ViTSize       int    `json:"vit-size,omitempty"`       // vit: short side of the network input in pixels; 0 = vit.DefaultSize
 	ViTFeatures   string `json:"vit-features,omitempty"`   // vit: "tokens" (the last block's output, default) or "keys" (its attention keys)
-	EncoderSteps  int    `json:"encoder-steps,omitempty"`  // swav: optimiser steps; 0 = 150
+	EncoderSteps  int    `json:"encoder-steps,omitempty"`  // swav: optimiser steps; 0 = segnet.DefaultSwAVSteps
 	Prototypes    int    `json:"prototypes,omitempty"`     // swav: prototypes; 0 = 4 x concepts (concepts-max with auto), at least 32
 	// HandWeight: with handcrafted+<learned>, the total variance of the
 	// standardised hand-crafted block relative to the learned block's; 0 = 1.
@@ -83,19 +89,19 @@ type Config struct {
 
 	// Deep autoencoders: Encoder may also be "stacked" or "vae" (alone or
 	// after "handcrafted+").
-	StackDepth int     `json:"stack-depth,omitempty"` // stacked encoder: autoencoder layers, 2 or 3; 0 = 2
-	Beta       float64 `json:"beta,omitempty"`        // vae encoder: weight of the KL term; 0 = 1
+	StackDepth int     `json:"stack-depth,omitempty"` // stacked encoder: autoencoder layers, 2 or 3; 0 = features.DefaultStackDepth
+	Beta       float64 `json:"beta,omitempty"`        // vae encoder: weight of the KL term; 0 = features.DefaultBeta
 
 	// Cluster (GMM).
-	Concepts   string `json:"concepts,omitempty"`     // K, or "auto" (BIC over ConceptMin..ConceptMax); "" = 8
-	ConceptMin int    `json:"concepts-min,omitempty"` // 0 = 2
-	ConceptMax int    `json:"concepts-max,omitempty"` // 0 = 16
-	Covariance string `json:"covariance,omitempty"`   // "full" (default), "diag", "spherical", "tied"
-	Balance    string `json:"balance,omitempty"`      // "none" (default), "sinkhorn"
-	Seed       uint64 `json:"seed,omitempty"`         // 0 = 1
-	MaxSamples int    `json:"max-samples,omitempty"`  // fit the GMM on at most this many superpixels; 0 = 1000000
-	NInit      int    `json:"n-init,omitempty"`       // EM restarts; 0 = 1
-	Init       string `json:"init,omitempty"`         // "kmeans" (default), "consensus" (most reproducible of 10 sample restarts), "entropy" (crispest of them) or "split" (binary splitting)
+	Concepts   ConceptCount `json:"concepts,omitzero"`      // K, or auto (BIC over ConceptMin..ConceptMax); zero = cluster.DefaultK
+	ConceptMin int          `json:"concepts-min,omitempty"` // 0 = 2
+	ConceptMax int          `json:"concepts-max,omitempty"` // 0 = 16
+	Covariance string       `json:"covariance,omitempty"`   // "full" (default), "diag", "spherical", "tied"
+	Balance    string       `json:"balance,omitempty"`      // "none" (default), "sinkhorn"
+	Seed       uint64       `json:"seed,omitempty"`         // 0 = 1
+	MaxSamples int          `json:"max-samples,omitempty"`  // fit the GMM on at most this many superpixels; 0 = 1000000
+	NInit      int          `json:"n-init,omitempty"`       // EM restarts; 0 = 1
+	Init       string       `json:"init,omitempty"`         // "kmeans" (default), "consensus" (most reproducible of 10 sample restarts), "entropy" (crispest of them) or "split" (binary splitting)
 
 	// Pseudo-labels.
 	MinConfidence float64 `json:"min-confidence,omitempty"` // posterior below which a pixel is unassigned; 0 = keep all
@@ -103,12 +109,13 @@ type Config struct {
 	// Overlays.
 	OverlayBoundaries bool `json:"overlay-boundaries,omitempty"` // draw superpixel boundaries on the overlays
 
-	// Segmentation network (segnet) training; zero values are segnet's defaults.
-	Epochs             int     `json:"epochs,omitempty"`               // 0 = 5, more on small sets (at least 150 steps)
-	Batch              int     `json:"batch,omitempty"`                // 0 = 8
-	LR                 float64 `json:"lr,omitempty"`                   // 0 = 1e-3
-	CropHeight         int     `json:"crop-height,omitempty"`          // 0 = 120
-	CropWidth          int     `json:"crop-width,omitempty"`           // 0 = 160
+	// Segmentation network (segnet) training; zero values are segnet's
+	// defaults, and stay zero in the train key.
+	Epochs             int     `json:"epochs,omitempty"`               // 0 = segnet.DefaultEpochs, more on small sets (at least MinTrainSteps steps)
+	Batch              int     `json:"batch,omitempty"`                // 0 = segnet.DefaultBatch
+	LR                 float64 `json:"lr,omitempty"`                   // 0 = segnet.DefaultLR
+	CropHeight         int     `json:"crop-height,omitempty"`          // 0 = segnet.DefaultCropHeight
+	CropWidth          int     `json:"crop-width,omitempty"`           // 0 = segnet.DefaultCropWidth
 	TrainMinConfidence float64 `json:"train-min-confidence,omitempty"` // ignore pseudo-label pixels less confident than this
 	ConfWeight         bool    `json:"conf-weight,omitempty"`          // weight the loss by pseudo-label confidence
 
@@ -118,6 +125,91 @@ type Config struct {
 	swav *segnet.SwAVSettings
 	// Refined masks.
 	Refine string `json:"refine,omitempty"` // "none" (default: per-pixel arg-max), "superpixels" (posteriors averaged per superpixel) "crf" (dense CRF on the posteriors) or "crf-superpixels" (its marginals averaged per superpixel)
+}
+
+// maxConcepts is the most concepts a run can have: mask ids are 8-bit and
+// 255 is unassigned.
+const maxConcepts = 255
+
+// ConceptCount is the number of concepts of a run (--concepts): a fixed K,
+// or Auto, chosen by BIC over Config.ConceptMin..ConceptMax. The zero value
+// means the default, cluster.DefaultK. The command line, a --config file and
+// run.json spell it as a number ("8", or 8 in JSON) or "auto"; it is parsed
+// in ParseConceptCount only.
+type ConceptCount struct {
+	K    int // 1..255, when not Auto
+	Auto bool
+}
+
+// ParseConceptCount parses a number of concepts: "auto", or a whole number
+// in 1..255; "" is the zero value (the default).
+func ParseConceptCount(s string) (ConceptCount, error) {
+	switch s {
+	case "":
+		return ConceptCount{}, nil
+	case "auto":
+		return ConceptCount{Auto: true}, nil
+	}
+	k, err := strconv.Atoi(s)
+	if err != nil || k < 1 || k > maxConcepts {
+		return ConceptCount{}, errConceptCount(s)
+	}
+	return ConceptCount{K: k}, nil
+}
+
+func errConceptCount(s string) error {
+	return fmt.Errorf("want a number in 1..%d or \"auto\", have %q", maxConcepts, s)
+}
+
+// IsZero reports whether n is the zero value (the default).
+func (n ConceptCount) IsZero() bool { return n == ConceptCount{} }
+
+// String returns n as ParseConceptCount reads it.
+func (n ConceptCount) String() string {
+	switch {
+	case n.Auto:
+		return "auto"
+	case n.K == 0:
+		return ""
+	}
+	return strconv.Itoa(n.K)
+}
+
+// Set parses s into n (flag.Value).
+func (n *ConceptCount) Set(s string) error {
+	v, err := ParseConceptCount(s)
+	if err != nil {
+		return err
+	}
+	*n = v
+	return nil
+}
+
+// Type is "string" for pflag: the help shows the default quoted, as for
+// the string flag --concepts was.
+func (n *ConceptCount) Type() string { return "string" }
+
+// MarshalJSON writes n as a JSON string, "8" or "auto".
+func (n ConceptCount) MarshalJSON() ([]byte, error) { return json.Marshal(n.String()) }
+
+// UnmarshalJSON reads a JSON string ("8", "auto") or number (8).
+func (n *ConceptCount) UnmarshalJSON(b []byte) error {
+	var s string
+	if len(b) > 0 && b[0] != '"' {
+		var k json.Number
+		if err := json.Unmarshal(b, &k); err != nil {
+			return fmt.Errorf("concepts: %w", err)
+		}
+		s = k.String()
+	} else if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("concepts: %w", err)
+	}
+	v, err := ParseConceptCount(s)
+	if err != nil {
+		return fmt.Errorf("concepts: %w", err)
+	}
+	*n = v
+	return nil
 }
 
 // Refinement of the network's masks (Config.Refine).
@@ -130,26 +222,24 @@ const (
 
 // Defaults returns c with every zero field replaced by its default value.
 func (c Config) Defaults() Config {
-	if c.Workers <= 0 {
-		c.Workers = runtime.GOMAXPROCS(0)
-	}
+	c.Workers = resolveWorkers(c.Workers)
 	if c.MaxPixels <= 0 {
-		c.MaxPixels = DefaultMaxPixels
+		c.MaxPixels = artifact.DefaultMaxPixels
 	}
 	if c.Segments <= 0 {
-		c.Segments = 300
+		c.Segments = superpixel.DefaultSegments
 	}
 	if c.Compactness <= 0 {
-		c.Compactness = 5
+		c.Compactness = superpixel.DefaultCompactness
 	}
 	if c.Iterations <= 0 {
-		c.Iterations = 10
+		c.Iterations = superpixel.DefaultIterations
 	}
 	if c.Encoder == "" {
 		c.Encoder = "handcrafted"
 	}
 	if c.Hidden <= 0 {
-		c.Hidden = 64
+		c.Hidden = features.DefaultHidden
 	}
 	if c.PatchSize <= 0 {
 		c.PatchSize = features.DefaultPatchSize
@@ -158,7 +248,7 @@ func (c Config) Defaults() Config {
 		c.PatchSample = 10000
 	}
 	if c.EncoderEpochs <= 0 {
-		c.EncoderEpochs = 30
+		c.EncoderEpochs = features.DefaultEpochs
 	}
 	if c.ViTSize <= 0 {
 		c.ViTSize = vit.DefaultSize
@@ -170,22 +260,22 @@ func (c Config) Defaults() Config {
 		c.PCA = DefaultViTPCA
 	}
 	if c.EncoderSteps <= 0 {
-		c.EncoderSteps = 150
+		c.EncoderSteps = segnet.DefaultSwAVSteps
 	}
 	if c.HandWeight <= 0 {
 		c.HandWeight = 1
 	}
 	if c.StackDepth <= 0 {
-		c.StackDepth = 2
+		c.StackDepth = features.DefaultStackDepth
 	}
 	if c.Beta == 0 {
-		c.Beta = 1
+		c.Beta = features.DefaultBeta
 	}
 	if c.Blocks == "" {
 		c.Blocks = features.DefaultBlocks.String()
 	}
-	if c.Concepts == "" {
-		c.Concepts = "8"
+	if c.Concepts.IsZero() {
+		c.Concepts = ConceptCount{K: cluster.DefaultK}
 	}
 	if c.ConceptMin <= 0 {
 		c.ConceptMin = 2
@@ -247,8 +337,8 @@ func (c Config) Validate() error {
 	if c.Until != "" && stageIndex(c.Until) < 0 {
 		return fmt.Errorf("until: unknown stage %q (want one of %s)", c.Until, strings.Join(Stages, ", "))
 	}
-	if c.Segments > MaxLabelID {
-		return fmt.Errorf("segments: %d is above the %d ids a label file holds", c.Segments, MaxLabelID)
+	if c.Segments > artifact.MaxLabelID {
+		return fmt.Errorf("segments: %d is above the %d ids a label file holds", c.Segments, artifact.MaxLabelID)
 	}
 	if e, err := parseEncoder(c.Encoder); err != nil {
 		return fmt.Errorf("encoder: %w", err)
@@ -303,17 +393,16 @@ func (c Config) Validate() error {
 // conceptRange returns the range of K to try: one value, or the BIC range
 // for "auto".
 func (c Config) conceptRange() (kmin, kmax int, err error) {
-	if c.Concepts == "auto" {
+	if c.Concepts.Auto {
 		if c.ConceptMin < 1 || c.ConceptMax < c.ConceptMin || c.ConceptMax > 255 {
 			return 0, 0, fmt.Errorf("concepts-min/max: want 1 <= min <= max <= 255, have %d..%d", c.ConceptMin, c.ConceptMax)
 		}
 		return c.ConceptMin, c.ConceptMax, nil
 	}
-	k, err := strconv.Atoi(c.Concepts)
-	if err != nil || k < 1 || k > 255 {
-		return 0, 0, fmt.Errorf("concepts: want a number in 1..255 or \"auto\", have %q", c.Concepts)
+	if c.Concepts.K < 1 || c.Concepts.K > maxConcepts {
+		return 0, 0, fmt.Errorf("concepts: %w", errConceptCount(c.Concepts.String()))
 	}
-	return k, k, nil
+	return c.Concepts.K, c.Concepts.K, nil
 }
 
 // runs reports whether stage is part of a run that stops after c.Until.
@@ -392,15 +481,6 @@ func decodeConfig(data []byte, c *Config) error {
 		if err := json.Unmarshal(data, &probe); err != nil {
 			return err
 		}
-	}
-	// "concepts" is a number or "auto"; accept the number unquoted.
-	if raw, ok := probe["concepts"]; ok && len(raw) > 0 && raw[0] != '"' {
-		var k json.Number
-		if err := json.Unmarshal(raw, &k); err != nil {
-			return fmt.Errorf("concepts: %w", err)
-		}
-		probe["concepts"], _ = json.Marshal(k.String())
-		data, _ = json.Marshal(probe)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()

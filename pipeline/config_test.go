@@ -3,6 +3,7 @@ package pipeline
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -41,4 +42,48 @@ func FuzzDecodeConfig(f *testing.F) {
 			t.Fatalf("round trip changed the config:\n%+v\n%+v", c, back)
 		}
 	})
+}
+
+// TestConceptCount checks the one parser of --concepts: the spellings a
+// flag, a config file and run.json use, and JSON that writes them back as
+// run.json always did ("8", "auto").
+func TestConceptCount(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want ConceptCount
+		ok   bool
+	}{
+		{"8", ConceptCount{K: 8}, true},
+		{"auto", ConceptCount{Auto: true}, true},
+		{"", ConceptCount{}, true},
+		{"255", ConceptCount{K: 255}, true},
+		{"0", ConceptCount{}, false},
+		{"256", ConceptCount{}, false},
+		{"Auto", ConceptCount{}, false},
+		{"many", ConceptCount{}, false},
+	} {
+		got, err := ParseConceptCount(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("ParseConceptCount(%q) = %+v, %v", tc.in, got, err)
+		}
+	}
+	for in, want := range map[string]ConceptCount{`"8"`: {K: 8}, `8`: {K: 8}, `"auto"`: {Auto: true}} {
+		var c ConceptCount
+		if err := json.Unmarshal([]byte(in), &c); err != nil || c != want {
+			t.Errorf("unmarshal %s = %+v, %v", in, c, err)
+		}
+	}
+	for _, in := range []string{`0`, `1e400`, `"x"`, `true`} {
+		var c ConceptCount
+		if err := json.Unmarshal([]byte(in), &c); err == nil {
+			t.Errorf("unmarshal %s accepted: %+v", in, c)
+		}
+	}
+	b, _ := json.Marshal(Config{}.Defaults())
+	if !strings.Contains(string(b), `"concepts":"8"`) {
+		t.Errorf("defaults marshal as %s", b)
+	}
+	if b, _ := json.Marshal(Config{}); strings.Contains(string(b), "concepts") {
+		t.Errorf("the zero value is written: %s", b)
+	}
 }

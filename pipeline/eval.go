@@ -10,12 +10,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strings"
 
 	"github.com/sourcegraph/conc/pool"
 
+	"github.com/segdiscover/segdiscover/pipeline/artifact"
 	"github.com/segdiscover/segdiscover/pseudolabel"
 	"github.com/segdiscover/segdiscover/superpixel"
 )
@@ -82,14 +82,7 @@ func ReadClasses(gtDir string) ([]string, error) {
 		} else if err != nil {
 			return nil, fmt.Errorf("classes: %w", err)
 		}
-		var names []string
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if s := strings.TrimSpace(sc.Text()); s != "" {
-				names = append(names, s)
-			}
-		}
-		err = sc.Err()
+		names, err := artifact.DecodeClasses(f)
 		f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("classes %s: %w", p, err)
@@ -126,7 +119,7 @@ func readIDMap(path string, maxPixels int) (image.Image, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return DecodeIDMap(bufio.NewReader(f), maxPixels)
+	return artifact.DecodeIDMap(bufio.NewReader(f), maxPixels)
 }
 
 func readLabelMap(path string, maxPixels int) (*superpixel.Labels, error) {
@@ -135,7 +128,7 @@ func readLabelMap(path string, maxPixels int) (*superpixel.Labels, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return DecodeLabels(bufio.NewReader(f), maxPixels)
+	return artifact.DecodeLabels(bufio.NewReader(f), maxPixels)
 }
 
 // EvaluateMasks scores the predictions in predDir against the ground truth
@@ -199,10 +192,7 @@ func EvaluateMasks(ctx context.Context, predDir, gtDir string, o MaskEvalOptions
 		prob *EvalProblem
 	}
 	results := make([]result, len(gts))
-	workers := o.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
+	workers := resolveWorkers(o.Workers)
 	p := pool.New().WithMaxGoroutines(workers).WithContext(ctx)
 	for i, g := range gts {
 		pf, ok := preds[g.Rel]
@@ -374,10 +364,7 @@ func EvaluateSuperpixels(ctx context.Context, predDir, gtDir string, o Superpixe
 		prob *EvalProblem
 	}
 	results := make([]result, len(preds))
-	workers := o.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
+	workers := resolveWorkers(o.Workers)
 	p := pool.New().WithMaxGoroutines(workers).WithContext(ctx)
 	for i, pf := range preds {
 		seen[pf.Rel] = true

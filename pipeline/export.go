@@ -13,6 +13,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/segdiscover/segdiscover/pipeline/artifact"
 	"github.com/segdiscover/segdiscover/pipeline/export"
 	"github.com/segdiscover/segdiscover/pseudolabel"
 )
@@ -34,7 +35,7 @@ type ExportOptions struct {
 	Format      string // one of ExportFormats
 	Dir         string // where the export goes (created)
 	ImagePrefix string // Label Studio: put before each image path in data.image
-	MaxPixels   int    // 0: DefaultMaxPixels
+	MaxPixels   int    // 0: artifact.DefaultMaxPixels
 	Logger      *slog.Logger
 }
 
@@ -195,7 +196,7 @@ func readExportMask(out, rel string, maxPixels int) (*image.Paletted, error) {
 			}
 			continue
 		}
-		m, err := DecodeMask(f, maxPixels)
+		m, err := artifact.DecodeMask(f, maxPixels)
 		f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p, err)

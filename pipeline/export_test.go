@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/segdiscover/segdiscover/pipeline/artifact"
 	"github.com/segdiscover/segdiscover/pipeline/export"
 )
 
@@ -33,7 +34,7 @@ func TestExportRoundTrip(t *testing.T) {
 	}
 	cf.Concepts[1].Name = "sky & co"
 	f, _ := os.Create(filepath.Join(out, conceptsFileName))
-	EncodeConcepts(f, cf)
+	artifact.EncodeConcepts(f, cf)
 	f.Close()
 
 	masks := map[string]*image.Paletted{} // by file name under in

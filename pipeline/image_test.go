@@ -2,11 +2,6 @@ package pipeline
 
 import (
 	"bytes"
-	"encoding/binary"
-	"errors"
-	"hash/crc32"
-	"image"
-	"image/color"
 	"image/gif"
 	"image/jpeg"
 	"image/png"
@@ -15,236 +10,24 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/image/bmp"
-	"golang.org/x/image/tiff"
+	"github.com/segdiscover/segdiscover/pipeline/artifact/artifacttest"
 )
-
-// card returns a 6x4 image whose left half is red and right half blue, so
-// that orientation and channel order are visible in any test.
-func card() *image.NRGBA {
-	img := image.NewNRGBA(image.Rect(0, 0, 6, 4))
-	for y := 0; y < 4; y++ {
-		for x := 0; x < 6; x++ {
-			c := color.NRGBA{220, 20, 20, 255}
-			if x >= 3 {
-				c = color.NRGBA{20, 20, 220, 255}
-			}
-			img.SetNRGBA(x, y, c)
-		}
-	}
-	return img
-}
-
-func encode(t testing.TB, enc func(*bytes.Buffer) error) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	if err := enc(&b); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
-// withOrientation inserts an EXIF APP1 segment holding the given
-// orientation tag right after a JPEG's SOI marker.
-func withOrientation(jpg []byte, orient uint16) []byte {
-	var tiffData bytes.Buffer
-	tiffData.WriteString("II*\x00")
-	binary.Write(&tiffData, binary.LittleEndian, uint32(8)) // IFD0 offset
-	binary.Write(&tiffData, binary.LittleEndian, uint16(1)) // one entry
-	binary.Write(&tiffData, binary.LittleEndian, uint16(0x0112))
-	binary.Write(&tiffData, binary.LittleEndian, uint16(3)) // SHORT
-	binary.Write(&tiffData, binary.LittleEndian, uint32(1))
-	binary.Write(&tiffData, binary.LittleEndian, orient)
-	binary.Write(&tiffData, binary.LittleEndian, uint16(0))
-	binary.Write(&tiffData, binary.LittleEndian, uint32(0)) // no next IFD
-	payload := append([]byte("Exif\x00\x00"), tiffData.Bytes()...)
-	seg := []byte{0xff, 0xe1, 0, 0}
-	binary.BigEndian.PutUint16(seg[2:], uint16(len(payload)+2))
-	out := append([]byte{}, jpg[:2]...)
-	out = append(out, seg...)
-	out = append(out, payload...)
-	return append(out, jpg[2:]...)
-}
-
-// pngBomb returns a PNG whose header claims w x h pixels but whose data is
-// that of a 1x1 image: a decoder that trusts the header allocates w*h*4 bytes.
-func pngBomb(t testing.TB, w, h uint32) []byte {
-	b := encode(t, func(b *bytes.Buffer) error { return png.Encode(b, image.NewGray(image.Rect(0, 0, 1, 1))) })
-	// IHDR data starts at byte 16 (8 signature + 4 length + 4 type).
-	binary.BigEndian.PutUint32(b[16:], w)
-	binary.BigEndian.PutUint32(b[20:], h)
-	binary.BigEndian.PutUint32(b[29:], crc32.ChecksumIEEE(b[12:29]))
-	return b
-}
-
-func TestDecodeImageFormats(t *testing.T) {
-	src := card()
-	gray16 := image.NewGray16(image.Rect(0, 0, 6, 4))
-	for i := range gray16.Pix {
-		gray16.Pix[i] = 0x80
-	}
-	pal := image.NewPaletted(image.Rect(0, 0, 6, 4), color.Palette{color.RGBA{220, 20, 20, 255}, color.RGBA{20, 20, 220, 255}})
-	for y := 0; y < 4; y++ {
-		for x := 3; x < 6; x++ {
-			pal.SetColorIndex(x, y, 1)
-		}
-	}
-	translucent := card()
-	for i := 3; i < len(translucent.Pix); i += 4 {
-		translucent.Pix[i] = 10
-	}
-	rgba64 := image.NewRGBA64(image.Rect(0, 0, 6, 4))
-	for y := 0; y < 4; y++ {
-		for x := 0; x < 6; x++ {
-			c := src.NRGBAAt(x, y)
-			rgba64.SetRGBA64(x, y, color.RGBA64{uint16(c.R) * 257, uint16(c.G) * 257, uint16(c.B) * 257, 0xffff})
-		}
-	}
-	webp, err := os.ReadFile("testdata/images/card.webp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmyk, err := os.ReadFile("testdata/images/card_cmyk.jpg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	red := color.NRGBA{220, 20, 20, 255}
-	tests := []struct {
-		name      string
-		data      []byte
-		w, h      int
-		left      color.NRGBA // expected colour of pixel (0, h-1)
-		right     color.NRGBA // expected colour of pixel (w-1, h-1)
-		tolerance int
-	}{
-		{"png", encode(t, func(b *bytes.Buffer) error { return png.Encode(b, src) }), 6, 4, red, color.NRGBA{20, 20, 220, 255}, 0},
-		{"png16", encode(t, func(b *bytes.Buffer) error { return png.Encode(b, rgba64) }), 6, 4, red, color.NRGBA{20, 20, 220, 255}, 0},
-		{"gray16", encode(t, func(b *bytes.Buffer) error { return png.Encode(b, gray16) }), 6, 4, color.NRGBA{0x80, 0x80, 0x80, 255}, color.NRGBA{0x80, 0x80, 0x80, 255}, 0},
-		{"paletted", encode(t, func(b *bytes.Buffer) error { return png.Encode(b, pal) }), 6, 4, red, color.NRGBA{20, 20, 220, 255}, 0},
-		{"alpha", encode(t, func(b *bytes.Buffer) error { return png.Encode(b, translucent) }), 6, 4, red, color.NRGBA{20, 20, 220, 255}, 0},
-		{"gif", encode(t, func(b *bytes.Buffer) error { return gif.Encode(b, pal, nil) }), 6, 4, red, color.NRGBA{20, 20, 220, 255}, 0},
-		{"bmp", encode(t, func(b *bytes.Buffer) error { return bmp.Encode(b, src) }), 6, 4, red, color.NRGBA{20, 20, 220, 255}, 0},
-		{"tiff", encode(t, func(b *bytes.Buffer) error { return tiff.Encode(b, src, nil) }), 6, 4, red, color.NRGBA{20, 20, 220, 255}, 0},
-		{"jpeg", encode(t, func(b *bytes.Buffer) error { return jpeg.Encode(b, src, &jpeg.Options{Quality: 100}) }), 6, 4, red, color.NRGBA{20, 20, 220, 255}, 40},
-		{"webp", webp, 24, 16, color.NRGBA{200, 40, 30, 255}, color.NRGBA{30, 60, 210, 255}, 0},
-		{"cmyk-jpeg", cmyk, 24, 16, color.NRGBA{200, 40, 30, 255}, color.NRGBA{30, 60, 210, 255}, 24},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			img, err := DecodeImage(bytes.NewReader(tc.data), 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if img.Bounds() != image.Rect(0, 0, tc.w, tc.h) {
-				t.Fatalf("bounds %v, want %dx%d", img.Bounds(), tc.w, tc.h)
-			}
-			for i := 3; i < len(img.Pix); i += 4 {
-				if img.Pix[i] != 255 {
-					t.Fatalf("alpha %d at byte %d, want opaque", img.Pix[i], i)
-				}
-			}
-			checkColor(t, img, 0, tc.h-1, tc.left, tc.tolerance)
-			checkColor(t, img, tc.w-1, tc.h-1, tc.right, tc.tolerance)
-		})
-	}
-}
-
-func checkColor(t *testing.T, img *image.NRGBA, x, y int, want color.NRGBA, tol int) {
-	t.Helper()
-	got := img.NRGBAAt(x, y)
-	d := func(a, b uint8) int { return max(int(a)-int(b), int(b)-int(a)) }
-	if d(got.R, want.R) > tol || d(got.G, want.G) > tol || d(got.B, want.B) > tol {
-		t.Errorf("pixel (%d,%d) = %v, want %v ± %d", x, y, got, want, tol)
-	}
-}
-
-func TestDecodeImageEXIFOrientation(t *testing.T) {
-	jpg := encode(t, func(b *bytes.Buffer) error { return jpeg.Encode(b, card(), &jpeg.Options{Quality: 100}) })
-	red, blue := color.NRGBA{220, 20, 20, 255}, color.NRGBA{20, 20, 220, 255}
-	tests := []struct {
-		orient     uint16
-		w, h       int
-		topLeft    color.NRGBA
-		bottomLeft color.NRGBA
-	}{
-		{1, 6, 4, red, red},
-		{2, 6, 4, blue, blue}, // mirrored horizontally
-		{3, 6, 4, blue, blue}, // rotated 180
-		{6, 4, 6, red, blue},  // rotate 90 clockwise to view: left half ends on top
-		{8, 4, 6, blue, red},  // rotate 90 counter-clockwise to view
-	}
-	for _, tc := range tests {
-		t.Run(string(rune('0'+tc.orient)), func(t *testing.T) {
-			img, err := DecodeImage(bytes.NewReader(withOrientation(jpg, tc.orient)), 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if img.Bounds().Dx() != tc.w || img.Bounds().Dy() != tc.h {
-				t.Fatalf("size %v, want %dx%d", img.Bounds().Size(), tc.w, tc.h)
-			}
-			checkColor(t, img, 0, 0, tc.topLeft, 40)
-			checkColor(t, img, 0, tc.h-1, tc.bottomLeft, 40)
-		})
-	}
-}
-
-func TestDecodeImageErrors(t *testing.T) {
-	jpg := encode(t, func(b *bytes.Buffer) error { return jpeg.Encode(b, card(), nil) })
-	pngData := encode(t, func(b *bytes.Buffer) error { return png.Encode(b, card()) })
-	tests := []struct {
-		name      string
-		data      []byte
-		maxPixels int
-		want      error
-	}{
-		{"empty", nil, 0, ErrEmpty},
-		{"text", []byte("this is not an image, whatever its name says\n"), 0, ErrFormat},
-		{"truncated-jpeg", jpg[:len(jpg)/2], 0, ErrCorrupt},
-		{"truncated-png", pngData[:len(pngData)-20], 0, ErrCorrupt},
-		{"header-only-png", pngData[:33], 0, ErrCorrupt},
-		{"bomb", pngBomb(t, 200_000, 200_000), 0, ErrTooLarge},
-		{"over-limit", pngData, 23, ErrTooLarge},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			img, err := DecodeImage(bytes.NewReader(tc.data), tc.maxPixels)
-			if !errors.Is(err, tc.want) {
-				t.Fatalf("err = %v, want %v", err, tc.want)
-			}
-			if img != nil {
-				t.Fatal("image returned with an error")
-			}
-		})
-	}
-	t.Run("at-limit", func(t *testing.T) {
-		if _, err := DecodeImage(bytes.NewReader(pngData), 24); err != nil {
-			t.Fatal(err)
-		}
-	})
-	t.Run("1x1", func(t *testing.T) {
-		one := encode(t, func(b *bytes.Buffer) error { return png.Encode(b, image.NewGray(image.Rect(0, 0, 1, 1))) })
-		img, err := DecodeImage(bytes.NewReader(one), 0)
-		if err != nil || img.Bounds().Dx() != 1 {
-			t.Fatalf("img %v, err %v", img, err)
-		}
-	})
-}
 
 // TestLoadImageFolder checks that in a folder of good and bad files every
 // bad one fails with an error naming it and the reason, and every good one
 // loads regardless.
 func TestLoadImageFolder(t *testing.T) {
 	dir := t.TempDir()
-	jpg := encode(t, func(b *bytes.Buffer) error { return jpeg.Encode(b, card(), nil) })
+	jpg := artifacttest.Encode(t, func(b *bytes.Buffer) error { return jpeg.Encode(b, artifacttest.Card(), nil) })
 	files := map[string][]byte{
 		"good.jpg":          jpg,
-		"sub/good.png":      encode(t, func(b *bytes.Buffer) error { return png.Encode(b, card()) }),
+		"sub/good.png":      artifacttest.Encode(t, func(b *bytes.Buffer) error { return png.Encode(b, artifacttest.Card()) }),
 		"empty.jpg":         nil,
 		"notes.jpg":         []byte("hello"),
 		"cut.jpg":           jpg[:len(jpg)-40],
-		"bomb.png":          pngBomb(t, 50_000, 50_000),
-		"rotated.jpg":       withOrientation(jpg, 6),
-		"sub/deeper/ok.gif": encode(t, func(b *bytes.Buffer) error { return gif.Encode(b, card(), nil) }),
+		"bomb.png":          artifacttest.PNGBomb(t, 50_000, 50_000),
+		"rotated.jpg":       artifacttest.WithOrientation(jpg, 6),
+		"sub/deeper/ok.gif": artifacttest.Encode(t, func(b *bytes.Buffer) error { return gif.Encode(b, artifacttest.Card(), nil) }),
 	}
 	for name, data := range files {
 		p := filepath.Join(dir, name)
@@ -271,81 +54,6 @@ func TestLoadImageFolder(t *testing.T) {
 			t.Errorf("%s: error %q does not name the file and %q", f.Rel, err, reason)
 		case !bad && (err != nil || img == nil):
 			t.Errorf("%s: %v", f.Rel, err)
-		}
-	}
-}
-
-func FuzzDecodeImage(f *testing.F) {
-	for _, name := range []string{"testdata/images/card.webp", "testdata/images/card_cmyk.jpg"} {
-		data, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(data)
-	}
-	jpg := encode(f, func(b *bytes.Buffer) error { return jpeg.Encode(b, card(), nil) })
-	f.Add(jpg)
-	f.Add(withOrientation(jpg, 6))
-	f.Add(encode(f, func(b *bytes.Buffer) error { return png.Encode(b, card()) }))
-	f.Add(encode(f, func(b *bytes.Buffer) error { return gif.Encode(b, card(), nil) }))
-	f.Add(encode(f, func(b *bytes.Buffer) error { return bmp.Encode(b, card()) }))
-	f.Add(encode(f, func(b *bytes.Buffer) error { return tiff.Encode(b, card(), nil) }))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		// A small limit keeps the fuzzer from spending its time on large
-		// allocations that the limit exists to prevent.
-		const limit = 1 << 16
-		img, err := DecodeImage(bytes.NewReader(data), limit)
-		if err != nil {
-			if img != nil {
-				t.Fatal("image returned with an error")
-			}
-			if !errors.Is(err, ErrEmpty) && !errors.Is(err, ErrFormat) && !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrTooLarge) {
-				t.Fatalf("unclassified error %v", err)
-			}
-			return
-		}
-		b := img.Bounds()
-		if b.Min != (image.Point{}) || b.Dx()*b.Dy() > limit || b.Dx() <= 0 || b.Dy() <= 0 {
-			t.Fatalf("bad bounds %v", b)
-		}
-		if len(img.Pix) < 4*b.Dx()*b.Dy() {
-			t.Fatal("short pixel buffer")
-		}
-	})
-}
-
-// TestToOpaqueNRGBAFastPaths checks the conversion of the opaque models,
-// which goes through draw's RGBA fast paths, against the colour model's
-// own per-pixel conversion.
-func TestToOpaqueNRGBAFastPaths(t *testing.T) {
-	r := image.Rect(3, 5, 3+37, 5+23) // odd sizes, non-zero origin
-	ycc := image.NewYCbCr(r, image.YCbCrSubsampleRatio420)
-	for i := range ycc.Y {
-		ycc.Y[i] = uint8(i * 7)
-	}
-	for i := range ycc.Cb {
-		ycc.Cb[i], ycc.Cr[i] = uint8(i*13), uint8(255-i*5)
-	}
-	gray := image.NewGray(r)
-	cmyk := image.NewCMYK(r)
-	for i := range gray.Pix {
-		gray.Pix[i] = uint8(i * 3)
-	}
-	for i := range cmyk.Pix {
-		cmyk.Pix[i] = uint8(i * 11)
-	}
-	for _, src := range []image.Image{ycc, gray, cmyk} {
-		got := toOpaqueNRGBA(src)
-		if got.Rect != image.Rect(0, 0, r.Dx(), r.Dy()) {
-			t.Fatalf("%T: bounds %v", src, got.Rect)
-		}
-		for y := r.Min.Y; y < r.Max.Y; y++ {
-			for x := r.Min.X; x < r.Max.X; x++ {
-				want := color.NRGBAModel.Convert(src.At(x, y)).(color.NRGBA)
-				if g := got.NRGBAAt(x-r.Min.X, y-r.Min.Y); g != want {
-					t.Fatalf("%T at (%d,%d): %v, want %v", src, x, y, g, want)
-				}
-			}
 		}
 	}
 }

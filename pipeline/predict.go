@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/segdiscover/segdiscover/pipeline/artifact"
 	"github.com/segdiscover/segdiscover/pseudolabel"
 	"github.com/segdiscover/segdiscover/segnet"
 )
@@ -25,7 +26,7 @@ type PredictOptions struct {
 	InDir     string // new images
 	OutDir    string // masks/, overlays/, errors.json
 	Workers   int    // 0: number of CPUs
-	MaxPixels int    // 0: DefaultMaxPixels
+	MaxPixels int    // 0: artifact.DefaultMaxPixels
 	Overlays  bool   // also write overlays/<rel>.jpg
 
 	Logger      *slog.Logger
@@ -125,7 +126,7 @@ func Predict(ctx context.Context, o PredictOptions) (*Summary, error) {
 // refitted since (the run in modelDir was re-clustered without training
 // again): its outputs would name concepts that no longer exist.
 func checkModelFresh(modelDir string, segnetData []byte) error {
-	_, meta, err := DecodeSafetensors(bytes.NewReader(segnetData), 0)
+	_, meta, err := artifact.DecodeSafetensors(bytes.NewReader(segnetData), 0)
 	if err != nil {
 		return fmt.Errorf("model: %s: %w", segnetFile, err)
 	}
@@ -150,13 +151,13 @@ func (r *runner) predictNew(it *item, netKey string, nets chan *segnet.Net, over
 	}
 	k := key(predictVersion, struct {
 		Overlays bool
-		Concepts []Concept
+		Concepts []artifact.Concept
 	}{overlays, r.concepts}, netKey, hashBytes(data))
 	if _, ok := r.cache.lookup(StageMasks, it.file.Rel, k); ok {
 		c.cached.Add(1)
 		return nil
 	}
-	img, err := DecodeImage(bytes.NewReader(data), r.cfg.MaxPixels)
+	img, err := artifact.DecodeImage(bytes.NewReader(data), r.cfg.MaxPixels)
 	if err != nil {
 		return err
 	}
@@ -165,12 +166,12 @@ func (r *runner) predictNew(it *item, netKey string, nets chan *segnet.Net, over
 	nets <- n
 	mask.Palette = pseudolabel.Palette()
 	var recs []outputRecord
-	rec, err := r.cache.writeOutput(maskPath(it.file.Rel), func(w io.Writer) error { return EncodeMask(w, mask) })
+	rec, err := r.cache.writeOutput(maskPath(it.file.Rel), func(w io.Writer) error { return artifact.EncodeMask(w, mask) })
 	if err != nil {
 		return err
 	}
 	recs = append(recs, rec)
-	if rec, err = r.cache.writeOutput(maskConfPath(it.file.Rel), func(w io.Writer) error { return EncodeConfidence(w, conf) }); err != nil {
+	if rec, err = r.cache.writeOutput(maskConfPath(it.file.Rel), func(w io.Writer) error { return artifact.EncodeConfidence(w, conf) }); err != nil {
 		return err
 	}
 	recs = append(recs, rec)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/segdiscover/segdiscover/pipeline/artifact"
 )
 
 // chromium returns the headless browser, or skips.
@@ -68,7 +70,7 @@ func TestReportInBrowser(t *testing.T) {
 	}
 	cf.Concepts[0].Name, cf.Concepts[1].Colour = "blue sky", "#ff00ff"
 	f, _ := os.Create(filepath.Join(out, conceptsFileName))
-	EncodeConcepts(f, cf)
+	artifact.EncodeConcepts(f, cf)
 	f.Close()
 	sum, err := runTest(t, in, out, c)
 	if err != nil {

@@ -15,6 +15,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/segdiscover/segdiscover/pipeline/artifact"
+	"github.com/segdiscover/segdiscover/pipeline/artifact/artifacttest"
 )
 
 // The pixels of the images in flight never exceed the budget, and an image
@@ -26,7 +29,7 @@ func TestForEachPixelBudget(t *testing.T) {
 	px := map[string]int64{}
 	for i, w := range sizes {
 		p := filepath.Join(dir, string(rune('a'+i))+".png")
-		data := encode(t, func(b *bytes.Buffer) error { return png.Encode(b, scene(uint64(i), w, 10)) })
+		data := artifacttest.Encode(t, func(b *bytes.Buffer) error { return png.Encode(b, scene(uint64(i), w, 10)) })
 		if err := os.WriteFile(p, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -77,7 +80,7 @@ func TestRefitRemovesStaleAndPredictRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := testConfig()
-	c.Concepts, c.Until = "2", StageCluster
+	c.Concepts, c.Until = ConceptCount{K: 2}, StageCluster
 	sum, err := runTest(t, in, out, c)
 	if err != nil {
 		t.Fatal(err)
@@ -275,7 +278,7 @@ func TestExtremeAspectThroughEveryStage(t *testing.T) {
 				copy(img.Pix[i:], []uint8{70, 120, 210, 255})
 			}
 		}
-		data := encode(t, func(b *bytes.Buffer) error { return png.Encode(b, img) })
+		data := artifacttest.Encode(t, func(b *bytes.Buffer) error { return png.Encode(b, img) })
 		os.WriteFile(filepath.Join(in, name), data, 0o644)
 	}
 	sum, err := runTest(t, in, out, testConfig())
@@ -287,7 +290,7 @@ func TestExtremeAspectThroughEveryStage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := DecodeMask(f, 0)
+		m, err := artifact.DecodeMask(f, 0)
 		f.Close()
 		if err != nil || m.Rect.Dx() != size[0] || m.Rect.Dy() != size[1] {
 			t.Errorf("%s: mask %v, %v", rel, m.Rect, err)

@@ -18,6 +18,7 @@ import (
 	"github.com/sourcegraph/conc/pool"
 
 	"github.com/segdiscover/segdiscover/features"
+	"github.com/segdiscover/segdiscover/pipeline/artifact"
 	"github.com/segdiscover/segdiscover/segnet"
 )
 
@@ -134,7 +135,7 @@ type runner struct {
 	swav       *segnet.Encoder       // the SwAV encoder, when there is one
 	clusterKey string
 	trainKey   string
-	concepts   []Concept // names and colours (concepts.json), once clustered
+	concepts   []artifact.Concept // names and colours (concepts.json), once clustered
 }
 
 // Run runs the stages of o.Config over the images of o.InDir into o.OutDir,
@@ -388,7 +389,7 @@ func headerPixels(path string) int64 {
 		return -1
 	}
 	defer f.Close()
-	cfg, _, err := DecodeImageConfig(bufio.NewReader(f))
+	cfg, _, err := artifact.DecodeImageConfig(bufio.NewReader(f))
 	if err != nil {
 		return -1
 	}
@@ -421,10 +422,10 @@ func sameCauseHint(fails []*FileError) string {
 		err  error
 		hint string
 	}{
-		{ErrFormat, "none of the files is an image we read (JPEG, PNG, GIF, BMP, TIFF, WebP): is IN_DIR the right folder?"},
-		{ErrTooLarge, "every image is above --max-pixels: raise it (memory grows about 28 bytes per pixel)"},
-		{ErrEmpty, "every file is empty: was the copy or download of the dataset finished?"},
-		{ErrCorrupt, "every image is corrupt or truncated: was the copy or download of the dataset finished?"},
+		{artifact.ErrFormat, "none of the files is an image we read (JPEG, PNG, GIF, BMP, TIFF, WebP): is IN_DIR the right folder?"},
+		{artifact.ErrTooLarge, "every image is above --max-pixels: raise it (memory grows about 28 bytes per pixel)"},
+		{artifact.ErrEmpty, "every file is empty: was the copy or download of the dataset finished?"},
+		{artifact.ErrCorrupt, "every image is corrupt or truncated: was the copy or download of the dataset finished?"},
 		{fs.ErrPermission, "no file can be read: check the permissions of IN_DIR and its files"},
 		{fs.ErrNotExist, "no file can be opened: are they broken symbolic links, or is IN_DIR changing?"},
 		{ErrSymlinkLoop, "every entry is a symbolic link loop"},

@@ -19,6 +19,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/segdiscover/segdiscover/pipeline/artifact"
+	"github.com/segdiscover/segdiscover/pipeline/artifact/artifacttest"
 )
 
 // scene draws a small synthetic scene: a sky band, a ground band and a red
@@ -64,9 +67,9 @@ func writeScenes(t testing.TB, dir string, first, n int) []string {
 		var data []byte
 		var ext string
 		if i%2 == 0 {
-			data, ext = encode(t, func(b *bytes.Buffer) error { return png.Encode(b, img) }), ".png"
+			data, ext = artifacttest.Encode(t, func(b *bytes.Buffer) error { return png.Encode(b, img) }), ".png"
 		} else {
-			data, ext = encode(t, func(b *bytes.Buffer) error { return jpeg.Encode(b, img, &jpeg.Options{Quality: 95}) }), ".jpg"
+			data, ext = artifacttest.Encode(t, func(b *bytes.Buffer) error { return jpeg.Encode(b, img, &jpeg.Options{Quality: 95}) }), ".jpg"
 		}
 		p := filepath.Join(dir, filepath.FromSlash(rel)+ext)
 		os.MkdirAll(filepath.Dir(p), 0o755)
@@ -80,7 +83,7 @@ func writeScenes(t testing.TB, dir string, first, n int) []string {
 
 // testConfig is small and fast: few superpixels and concepts, 2 workers.
 func testConfig() Config {
-	return Config{Workers: 2, Segments: 40, Concepts: "3", Epochs: 1, Batch: 4, CropHeight: 32, CropWidth: 32}
+	return Config{Workers: 2, Segments: 40, Concepts: ConceptCount{K: 3}, Epochs: 1, Batch: 4, CropHeight: 32, CropWidth: 32}
 }
 
 func runTest(t testing.TB, in, out string, c Config) (*Summary, error) {
@@ -175,7 +178,7 @@ func TestRunFullThenRerunIsCached(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := DecodeMask(f, 0)
+		m, err := artifact.DecodeMask(f, 0)
 		f.Close()
 		if err != nil {
 			t.Fatal(err)
@@ -244,7 +247,7 @@ func TestRunParameterChangeRecomputesDownstreamOnly(t *testing.T) {
 	}{
 		{"segments", func(c *Config) { c.Segments = 30 }, "superpixels 8/0 features 8/0 cluster 1/0 pseudolabels 8/0 train 1/0 masks 8/0 overlays 8/0"},
 		{"blocks", func(c *Config) { c.Blocks = "lab_mean+centroid_y" }, "superpixels 0/8 features 8/0 cluster 1/0 pseudolabels 8/0 train 1/0 masks 8/0 overlays 8/0"},
-		{"concepts", func(c *Config) { c.Concepts = "2" }, "superpixels 0/8 features 0/8 cluster 1/0 pseudolabels 8/0 train 1/0 masks 8/0 overlays 8/0"},
+		{"concepts", func(c *Config) { c.Concepts = ConceptCount{K: 2} }, "superpixels 0/8 features 0/8 cluster 1/0 pseudolabels 8/0 train 1/0 masks 8/0 overlays 8/0"},
 		{"seed", func(c *Config) { c.Seed = 9 }, "superpixels 0/8 features 0/8 cluster 1/0 pseudolabels 8/0 train 1/0 masks 8/0 overlays 8/0"},
 		{"min-confidence", func(c *Config) { c.MinConfidence = 0.9 }, "superpixels 0/8 features 0/8 cluster 0/1 pseudolabels 8/0 train 1/0 masks 8/0 overlays 8/0"},
 		{"encoder", func(c *Config) {
@@ -315,8 +318,8 @@ func TestRunBadInputs(t *testing.T) {
 	in, out := t.TempDir(), t.TempDir()
 	good := writeScenes(t, in, 0, 5)
 	sc := scene(99, 64, 40)
-	jpg := encode(t, func(b *bytes.Buffer) error { return jpeg.Encode(b, sc, &jpeg.Options{Quality: 90}) })
-	pngData := encode(t, func(b *bytes.Buffer) error { return png.Encode(b, sc) })
+	jpg := artifacttest.Encode(t, func(b *bytes.Buffer) error { return jpeg.Encode(b, sc, &jpeg.Options{Quality: 90}) })
+	pngData := artifacttest.Encode(t, func(b *bytes.Buffer) error { return png.Encode(b, sc) })
 	deep := image.NewNRGBA64(image.Rect(0, 0, 40, 30))
 	for i := range deep.Pix {
 		deep.Pix[i] = uint8(i * 31)
@@ -324,7 +327,7 @@ func TestRunBadInputs(t *testing.T) {
 	for i := 6; i < len(deep.Pix); i += 8 {
 		deep.Pix[i], deep.Pix[i+1] = 0xff, 0xff // opaque
 	}
-	cmyk, err := os.ReadFile("testdata/images/card_cmyk.jpg")
+	cmyk, err := os.ReadFile("artifact/testdata/images/card_cmyk.jpg")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,15 +341,15 @@ func TestRunBadInputs(t *testing.T) {
 		"bad/cut.png":       "corrupt",
 	}
 	files := map[string][]byte{
-		"bad/bomb.png":      pngBomb(t, 120_000, 120_000),
+		"bad/bomb.png":      artifacttest.PNGBomb(t, 120_000, 120_000),
 		"bad/empty.jpg":     nil,
 		"bad/text.jpg":      []byte("name says JPEG, content says otherwise\n"),
 		"bad/truncated.jpg": jpg[:len(jpg)/2],
 		"bad/cut.png":       pngData[:len(pngData)/2],
-		"odd/one.png":       encode(t, func(b *bytes.Buffer) error { return png.Encode(b, one) }),
+		"odd/one.png":       artifacttest.Encode(t, func(b *bytes.Buffer) error { return png.Encode(b, one) }),
 		"odd/cmyk.jpg":      cmyk,
-		"odd/deep.png":      encode(t, func(b *bytes.Buffer) error { return png.Encode(b, deep) }),
-		"odd/rotated.jpg":   withOrientation(jpg, 6),
+		"odd/deep.png":      artifacttest.Encode(t, func(b *bytes.Buffer) error { return png.Encode(b, deep) }),
+		"odd/rotated.jpg":   artifacttest.WithOrientation(jpg, 6),
 	}
 	for name, data := range files {
 		p := filepath.Join(in, name)
@@ -521,18 +524,18 @@ func TestConfigFileKeysAreValidated(t *testing.T) {
 	p := filepath.Join(dir, "c.json")
 	os.WriteFile(p, []byte(`{"segments": 123, "concepts": "auto"}`), 0o644)
 	c, err := ReadConfig(p)
-	if err != nil || c.Segments != 123 || c.Concepts != "auto" {
+	if err != nil || c.Segments != 123 || c.Concepts != (ConceptCount{Auto: true}) {
 		t.Errorf("ReadConfig = %+v, %v", c, err)
 	}
 	os.WriteFile(p, []byte(`{"concepts": 5}`), 0o644)
-	if c, err := ReadConfig(p); err != nil || c.Concepts != "5" {
+	if c, err := ReadConfig(p); err != nil || c.Concepts != (ConceptCount{K: 5}) {
 		t.Errorf("unquoted concepts: %+v, %v", c, err)
 	}
 	os.WriteFile(p, []byte(`{"segmnets": 123}`), 0o644)
 	if _, err := ReadConfig(p); err == nil || !strings.Contains(err.Error(), "segmnets") {
 		t.Errorf("misspelt key: err = %v", err)
 	}
-	for _, bad := range []Config{{Until: "nope"}, {Encoder: "sae-sigmoid+sae-relu"}, {Encoder: "pixels"}, {Concepts: "0"}, {Concepts: "x"}, {Covariance: "round"}, {Balance: "maybe"}, {MinConfidence: 2}} {
+	for _, bad := range []Config{{Until: "nope"}, {Encoder: "sae-sigmoid+sae-relu"}, {Encoder: "pixels"}, {Concepts: ConceptCount{K: 300}}, {Concepts: ConceptCount{K: -1}}, {Covariance: "round"}, {Balance: "maybe"}, {MinConfidence: 2}} {
 		if err := bad.Defaults().Validate(); err == nil {
 			t.Errorf("Validate(%+v) = nil", bad)
 		}
@@ -597,7 +600,7 @@ func TestRunSyntheticScenesKnownAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := Config{Workers: 2, Concepts: fmt.Sprint(len(classes)), Until: StageMasks, Epochs: 25, Batch: 4, LR: 0.01, CropHeight: 64, CropWidth: 64}
+	c := Config{Workers: 2, Concepts: ConceptCount{K: len(classes)}, Until: StageMasks, Epochs: 25, Batch: 4, LR: 0.01, CropHeight: 64, CropWidth: 64}
 	if _, err := runTest(t, in, out, c); err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/segdiscover/segdiscover/features"
+	"github.com/segdiscover/segdiscover/pipeline/artifact"
 	"github.com/segdiscover/segdiscover/segnet"
 	"github.com/segdiscover/segdiscover/superpixel"
 )
@@ -168,14 +169,9 @@ func (r *runner) encoderStage(ctx context.Context, st *StageStats) error {
 	}
 	st.Note = fmt.Sprintf("trained on %d of %d patches in %.1fs", rows, res.Seen(), time.Since(t0).Seconds())
 	params, meta := enc.Params()
-	ts := make([]Tensor, len(params))
-	for i, p := range params {
-		// float64: the encoder read back must equal the one trained, so a
-		// resumed run computes the same features.
-		ts[i] = NewF64Tensor(p.Name, p.Shape, p.Data)
-	}
+	ts := artifact.FromParams(params)
 	meta["segdiscover.patch_size"] = fmt.Sprint(ep.Patch)
-	rec, err := r.cache.writeOutputSync(encoderFile, func(w io.Writer) error { return EncodeSafetensors(w, ts, meta) })
+	rec, err := r.cache.writeOutputSync(encoderFile, func(w io.Writer) error { return artifact.EncodeSafetensors(w, ts, meta) })
 	if err != nil {
 		return err
 	}
@@ -191,17 +187,13 @@ func (r *runner) readEncoder() error {
 	if err != nil {
 		return err
 	}
-	ts, meta, err := DecodeSafetensors(bytes.NewReader(data), 0)
+	ts, meta, err := artifact.DecodeSafetensors(bytes.NewReader(data), 0)
 	if err != nil {
 		return fmt.Errorf("%s: %w", encoderFile, err)
 	}
-	ps := make([]features.Param, len(ts))
-	for i := range ts {
-		v, err := ts[i].Float64s()
-		if err != nil {
-			return fmt.Errorf("%s: %w", encoderFile, err)
-		}
-		ps[i] = features.Param{Name: ts[i].Name, Shape: ts[i].Shape, Data: v}
+	ps, err := artifact.ToParams(ts)
+	if err != nil {
+		return fmt.Errorf("%s: %w", encoderFile, err)
 	}
 	enc, err := features.LoadPatchEncoder(ps, meta)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/segdiscover/segdiscover/features"
+	"github.com/segdiscover/segdiscover/pipeline/artifact"
 	"github.com/segdiscover/segdiscover/superpixel"
 )
 
@@ -145,7 +146,7 @@ func (r *runner) imageStages(it *item, spp superpixelParams, ftp featureParams, 
 
 	var img *image.NRGBA
 	if !spHit || !ftHit {
-		img, err = DecodeImage(bytes.NewReader(data), r.cfg.MaxPixels)
+		img, err = artifact.DecodeImage(bytes.NewReader(data), r.cfg.MaxPixels)
 		if err != nil {
 			return fail(StageSuperpixels, err)
 		}
@@ -158,7 +159,7 @@ func (r *runner) imageStages(it *item, spp superpixelParams, ftp featureParams, 
 		sp.cached.Add(1)
 	} else {
 		labels = segment(img, r.cfg)
-		rec, err := r.cache.writeOutput(superpixelPath(it.file.Rel), func(w io.Writer) error { return EncodeLabels(w, labels) })
+		rec, err := r.cache.writeOutput(superpixelPath(it.file.Rel), func(w io.Writer) error { return artifact.EncodeLabels(w, labels) })
 		if err != nil {
 			return fail(StageSuperpixels, err)
 		}
@@ -205,7 +206,7 @@ func (r *runner) imageStages(it *item, spp superpixelParams, ftp featureParams, 
 }
 
 func (r *runner) writeFeatures(it *item, x *mat.Dense) error {
-	rec, err := r.cache.writeOutput(featurePath(it.file.Rel), func(w io.Writer) error { return EncodeFeatures(w, x) })
+	rec, err := r.cache.writeOutput(featurePath(it.file.Rel), func(w io.Writer) error { return artifact.EncodeFeatures(w, x) })
 	if err != nil {
 		return err
 	}
@@ -234,7 +235,7 @@ func (r *runner) readLabels(rel string) (*superpixel.Labels, error) {
 		return nil, err
 	}
 	defer f.Close()
-	l, err := DecodeLabels(f, r.cfg.MaxPixels)
+	l, err := artifact.DecodeLabels(f, r.cfg.MaxPixels)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", superpixelPath(rel), err)
 	}
@@ -248,7 +249,7 @@ func (r *runner) readFeatures(rel string) (*mat.Dense, error) {
 		return nil, err
 	}
 	defer f.Close()
-	x, err := DecodeFeatures(f)
+	x, err := artifact.DecodeFeatures(f)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", featurePath(rel), err)
 	}
@@ -270,11 +271,11 @@ func readInput(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if fi.Size() > maxFileBytes {
-		return nil, fmt.Errorf("file is %d bytes, above the %d-byte limit for an image", fi.Size(), maxFileBytes)
+	if fi.Size() > artifact.MaxImageFileBytes {
+		return nil, fmt.Errorf("file is %d bytes, above the %d-byte limit for an image", fi.Size(), artifact.MaxImageFileBytes)
 	}
 	if fi.Size() == 0 {
-		return nil, ErrEmpty
+		return nil, artifact.ErrEmpty
 	}
 	data := make([]byte, fi.Size())
 	if _, err := io.ReadFull(f, data); err != nil {

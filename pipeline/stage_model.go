@@ -17,6 +17,7 @@ import (
 
 	"github.com/segdiscover/segdiscover/cluster"
 	"github.com/segdiscover/segdiscover/features"
+	"github.com/segdiscover/segdiscover/pipeline/artifact"
 	"github.com/segdiscover/segdiscover/pseudolabel"
 )
 
@@ -46,9 +47,9 @@ type clusterParams struct {
 }
 
 func (c Config) clusterParams() clusterParams {
-	p := clusterParams{Concepts: c.Concepts, Covariance: c.Covariance, Balance: c.Balance, Seed: c.Seed,
+	p := clusterParams{Concepts: c.Concepts.String(), Covariance: c.Covariance, Balance: c.Balance, Seed: c.Seed,
 		MaxSamples: c.MaxSamples, NInit: c.NInit, PCA: c.PCA}
-	if c.Concepts == "auto" {
+	if c.Concepts.Auto {
 		p.ConceptMin, p.ConceptMax = c.ConceptMin, c.ConceptMax
 	}
 	if e, _ := parseEncoder(c.Encoder); e.hand && e.swav {
@@ -131,7 +132,7 @@ func (r *runner) clusterStage(ctx context.Context, st *StageStats) error {
 	var g *cluster.GMM
 	var info cluster.FitInfo
 	var curve []cluster.KScore
-	if r.cfg.Concepts == "auto" {
+	if r.cfg.Concepts.Auto {
 		g, curve, info, ok, err = cluster.SelectKContext(ctx, z, kmin, kmax, s, src)
 	} else {
 		s.K = kmin
@@ -146,7 +147,7 @@ func (r *runner) clusterStage(ctx context.Context, st *StageStats) error {
 	for _, ks := range curve {
 		r.log.Info("cluster: BIC curve", "k", ks.K, "bic", ks.BIC, "log_lik", ks.LogLik, "converged", ks.Converged, "ok", ks.OK)
 	}
-	if r.cfg.Concepts == "auto" {
+	if r.cfg.Concepts.Auto {
 		st.Note += "; " + autoKNote(g.K(), kmin, kmax)
 		if g.K() == kmin || g.K() == kmax {
 			r.log.Warn("cluster: " + autoKNote(g.K(), kmin, kmax))
@@ -157,18 +158,14 @@ func (r *runner) clusterStage(ctx context.Context, st *StageStats) error {
 	}
 
 	params, meta := norm.Params()
-	ts := make([]Tensor, len(params))
-	for i, p := range params {
-		// float64: the normaliser read back must equal the one fitted.
-		ts[i] = NewF64Tensor(p.Name, p.Shape, p.Data)
-	}
-	nrec, err := r.cache.writeOutputSync(normalizerFile, func(w io.Writer) error { return EncodeSafetensors(w, ts, meta) })
+	ts := artifact.FromParams(params)
+	nrec, err := r.cache.writeOutputSync(normalizerFile, func(w io.Writer) error { return artifact.EncodeSafetensors(w, ts, meta) })
 	if err != nil {
 		return err
 	}
-	gf := &GMMFile{Model: g, Normaliser: NormaliserRef{File: path.Base(normalizerFile), SHA256: nrec.SHA256},
+	gf := &artifact.GMMFile{Model: g, Normaliser: artifact.NormaliserRef{File: path.Base(normalizerFile), SHA256: nrec.SHA256},
 		Seed: r.cfg.Seed, Info: info, KCurve: curve}
-	grec, err := r.cache.writeOutputSync(gmmFile, func(w io.Writer) error { return EncodeGMM(w, gf) })
+	grec, err := r.cache.writeOutputSync(gmmFile, func(w io.Writer) error { return artifact.EncodeGMM(w, gf) })
 	if err != nil {
 		return err
 	}
@@ -201,7 +198,7 @@ func (r *runner) conceptsAndLegend(k int) error {
 
 // writeLegend draws the legend of cs into out/model/legend.png, unless it
 // is there already with these names.
-func writeLegend(out string, cs []Concept) error {
+func writeLegend(out string, cs []artifact.Concept) error {
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, pseudolabel.DrawLegend(legendKeys(cs, nil), 0)); err != nil {
 		return err
@@ -278,13 +275,13 @@ func (r *runner) loadFeatures(ctx context.Context, items []*item) (*mat.Dense, e
 	return all, nil
 }
 
-func (r *runner) featureConfig(rel string) (FeatureConfig, error) {
+func (r *runner) featureConfig(rel string) (artifact.FeatureConfig, error) {
 	f, err := os.Open(r.outPath(featurePath(rel)))
 	if err != nil {
-		return FeatureConfig{}, err
+		return artifact.FeatureConfig{}, err
 	}
 	defer f.Close()
-	fc, err := DecodeFeaturesConfig(f)
+	fc, err := artifact.DecodeFeaturesConfig(f)
 	if err != nil {
 		return fc, fmt.Errorf("%s: %w", featurePath(rel), err)
 	}
@@ -308,17 +305,13 @@ func (r *runner) readModel() (*model, error) {
 	if err != nil {
 		return nil, err
 	}
-	ts, meta, err := DecodeSafetensors(bytes.NewReader(data), 0)
+	ts, meta, err := artifact.DecodeSafetensors(bytes.NewReader(data), 0)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", normalizerFile, err)
 	}
-	ps := make([]features.Param, len(ts))
-	for i := range ts {
-		v, err := ts[i].Float64s()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", normalizerFile, err)
-		}
-		ps[i] = features.Param{Name: ts[i].Name, Shape: ts[i].Shape, Data: v}
+	ps, err := artifact.ToParams(ts)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", normalizerFile, err)
 	}
 	norm, err := features.LoadNormalizer(ps, meta)
 	if err != nil {
@@ -329,7 +322,7 @@ func (r *runner) readModel() (*model, error) {
 		return nil, err
 	}
 	defer f.Close()
-	gf, err := DecodeGMM(f)
+	gf, err := artifact.DecodeGMM(f)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", gmmFile, err)
 	}
@@ -421,12 +414,12 @@ func (r *runner) pseudolabel(it *item, m *model, k string, pp pseudolabelParams)
 	}
 	mask, conf := pseudolabel.Mask(labels, concepts, post, pseudolabel.Settings{MinConfidence: pp.MinConfidence})
 	var recs []outputRecord
-	rec, err := r.cache.writeOutput(pseudolabelPath(it.file.Rel), func(w io.Writer) error { return EncodeMask(w, mask) })
+	rec, err := r.cache.writeOutput(pseudolabelPath(it.file.Rel), func(w io.Writer) error { return artifact.EncodeMask(w, mask) })
 	if err != nil {
 		return err
 	}
 	recs = append(recs, rec)
-	if rec, err = r.cache.writeOutput(confidencePath(it.file.Rel), func(w io.Writer) error { return EncodeConfidence(w, conf) }); err != nil {
+	if rec, err = r.cache.writeOutput(confidencePath(it.file.Rel), func(w io.Writer) error { return artifact.EncodeConfidence(w, conf) }); err != nil {
 		return err
 	}
 	recs = append(recs, rec)

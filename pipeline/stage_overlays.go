@@ -10,6 +10,7 @@ import (
 	"path"
 	"time"
 
+	"github.com/segdiscover/segdiscover/pipeline/artifact"
 	"github.com/segdiscover/segdiscover/pseudolabel"
 	"github.com/segdiscover/segdiscover/superpixel"
 )
@@ -58,8 +59,8 @@ func (r *runner) overlayStage(ctx context.Context) error {
 // overlayLook is what an overlay's look depends on besides its image and
 // mask: part of its key.
 type overlayLook struct {
-	Boundaries bool      `json:"boundaries"`
-	Concepts   []Concept `json:"concepts"`
+	Boundaries bool               `json:"boundaries"`
+	Concepts   []artifact.Concept `json:"concepts"`
 }
 
 // overlaySource is the key of the mask an overlay shows: the refined mask
@@ -106,7 +107,7 @@ func (r *runner) overlay(it *item, k string, look overlayLook) error {
 // drawOverlay blends img with the concepts' colours, draws the boundaries
 // of labels (if not nil) thin and translucent, and puts the legend of the
 // concepts present beside it.
-func drawOverlay(img *image.NRGBA, mask *image.Paletted, labels *superpixel.Labels, cs []Concept) *image.NRGBA {
+func drawOverlay(img *image.NRGBA, mask *image.Paletted, labels *superpixel.Labels, cs []artifact.Concept) *image.NRGBA {
 	m := *mask
 	m.Palette = conceptPalette(cs)
 	ov := pseudolabel.Overlay(img, &m, labels, pseudolabel.OverlaySettings{Alpha: overlayAlpha, NoBoundaries: labels == nil,

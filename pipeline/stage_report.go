@@ -19,6 +19,7 @@ import (
 
 	"github.com/disintegration/imaging"
 
+	"github.com/segdiscover/segdiscover/pipeline/artifact"
 	"github.com/segdiscover/segdiscover/pipeline/htmlreport"
 )
 
@@ -197,7 +198,7 @@ func (r *runner) readConf(rel string) (*image.Gray, error) {
 		return nil, err
 	}
 	defer f.Close()
-	c, err := DecodeConfidence(f, r.cfg.MaxPixels)
+	c, err := artifact.DecodeConfidence(f, r.cfg.MaxPixels)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", rel, err)
 	}
@@ -311,9 +312,9 @@ func (r *runner) buildReport(all []*imageStats, k int, trained bool) (*htmlrepor
 		}
 		rep.Failures = append(rep.Failures, htmlreport.Failure{Path: f.Path, Stage: f.Stage, Error: f.Err.Error()})
 	}
-	if r.cfg.Concepts == "auto" {
+	if r.cfg.Concepts.Auto {
 		if f, err := os.Open(r.outPath(gmmFile)); err == nil {
-			if gf, err := DecodeGMM(f); err == nil {
+			if gf, err := artifact.DecodeGMM(f); err == nil {
 				for _, p := range gf.KCurve {
 					if p.OK {
 						rep.BIC = append(rep.BIC, htmlreport.BICPoint{K: p.K, BIC: p.BIC})

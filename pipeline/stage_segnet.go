@@ -6,15 +6,13 @@ import (
 	"fmt"
 	"image"
 	"io"
-	"math"
 	"os"
 	"path"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"time"
 
-	"github.com/disintegration/imaging"
+	"github.com/segdiscover/segdiscover/pipeline/artifact"
 	"github.com/segdiscover/segdiscover/pseudolabel"
 	"github.com/segdiscover/segdiscover/segnet"
 	"github.com/segdiscover/segdiscover/superpixel"
@@ -51,21 +49,21 @@ func (p trainParams) settings(workers int) segnet.TrainSettings {
 		MinConf: p.MinConf, ConfWeight: p.ConfWeight, Workers: workers}
 }
 
-// minTrainSteps is the fewest optimiser steps the default schedule takes.
+// MinTrainSteps is the fewest optimiser steps the default schedule takes.
 // Five epochs are plenty on hundreds of images but only a handful of steps
 // on a few: on the 7 synthetic scenes, 5 steps gave refined masks of mIoU
 // 0.27 against 0.86 for their pseudo-labels, 60 steps 0.84 and 150 steps
 // 0.85.
-const minTrainSteps = 150
+const MinTrainSteps = 150
 
 // defaultEpochs is the number of epochs when none is set: 5, or more on
-// small sets so that training takes at least minTrainSteps steps.
+// small sets so that training takes at least MinTrainSteps steps.
 func defaultEpochs(images, batch int) int {
 	if batch <= 0 {
-		batch = 8 // segnet's default
+		batch = segnet.DefaultBatch
 	}
 	perEpoch := max(1, (images+batch-1)/batch)
-	return max(5, (minTrainSteps+perEpoch-1)/perEpoch)
+	return max(segnet.DefaultEpochs, (MinTrainSteps+perEpoch-1)/perEpoch)
 }
 
 func maskPath(rel string) string     { return path.Join("masks", rel+".png") }
@@ -156,7 +154,7 @@ func (r *runner) trainStage(ctx context.Context, st *StageStats) error {
 	meta := map[string]string{"segnet.arch": string(text), metaFormat: "segnet", metaKey: r.trainKey, metaCluster: r.clusterKey,
 		"segnet.backend": segnet.Backend(), "segnet.epochs": strconv.Itoa(tr.EpochsDone())}
 	rec, err := r.cache.writeOutputSync(segnetFile, func(w io.Writer) error {
-		return EncodeSafetensors(w, segnetTensors(net.StateDict()), meta)
+		return artifact.EncodeSafetensors(w, artifact.FromSegnet(net.StateDict()), meta)
 	})
 	if err != nil {
 		return err
@@ -208,11 +206,11 @@ func (r *runner) loadSamples(ctx context.Context, items []*item, tp trainParams)
 			return
 		}
 		defer f.Close()
-		if s.Conf, err = DecodeConfidence(f, r.cfg.MaxPixels); err != nil {
+		if s.Conf, err = artifact.DecodeConfidence(f, r.cfg.MaxPixels); err != nil {
 			errs[i] = fmt.Errorf("%s: %w", confidencePath(it.file.Rel), err)
 			return
 		}
-		*s = shrinkSample(*s, tp.Height, tp.Width)
+		*s = segnet.ShrinkForTraining(*s, tp.settings(0))
 	})
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -225,54 +223,13 @@ func (r *runner) loadSamples(ctx context.Context, items []*item, tp trainParams)
 	return samples, nil
 }
 
-// Training holds every sample in memory, but its crops never use more than
-// a few hundred pixels of an image: the image is scaled to cover the crop
-// and zoomed by at most segnet's default MaxScale, 1.5. shrinkSample keeps
-// at most twice that resolution (so bilinear sampling still sees all the
-// detail it can use) and leaves smaller images untouched, bounding the
-// memory per image (about 1 MB at the default 120 x 160 crop) whatever
-// the size of the photographs.
-func shrinkSample(s segnet.Sample, cropH, cropW int) segnet.Sample {
-	if cropH <= 0 || cropW <= 0 {
-		cropH, cropW = 120, 160 // segnet's defaults
-	}
-	const maxZoom = 1.5 * 2
-	b := s.Image.Bounds()
-	f := max(float64(cropH)*maxZoom/float64(b.Dy()), float64(cropW)*maxZoom/float64(b.Dx()))
-	if f >= 1 {
-		return s
-	}
-	w := max(1, int(math.Ceil(float64(b.Dx())*f)))
-	h := max(1, int(math.Ceil(float64(b.Dy())*f)))
-	out := segnet.Sample{Image: imaging.Resize(s.Image, w, h, imaging.Linear)}
-	m := image.NewPaletted(image.Rect(0, 0, w, h), s.Mask.Palette)
-	var c *image.Gray
-	if s.Conf != nil {
-		c = image.NewGray(m.Rect)
-	}
-	// Labels are ids, not intensities: nearest neighbour, pixel centres.
-	mb := s.Mask.Bounds()
-	for y := range h {
-		sy := mb.Min.Y + min(mb.Dy()-1, int((float64(y)+0.5)*float64(mb.Dy())/float64(h)))
-		for x := range w {
-			sx := mb.Min.X + min(mb.Dx()-1, int((float64(x)+0.5)*float64(mb.Dx())/float64(w)))
-			m.Pix[y*m.Stride+x] = s.Mask.Pix[s.Mask.PixOffset(sx, sy)]
-			if c != nil {
-				c.Pix[y*c.Stride+x] = s.Conf.Pix[s.Conf.PixOffset(sx, sy)]
-			}
-		}
-	}
-	out.Mask, out.Conf = m, c
-	return out
-}
-
 func (r *runner) readMask(rel string) (*image.Paletted, error) {
 	f, err := os.Open(r.outPath(rel))
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	m, err := DecodeMask(f, r.cfg.MaxPixels)
+	m, err := artifact.DecodeMask(f, r.cfg.MaxPixels)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", rel, err)
 	}
@@ -287,11 +244,11 @@ func readCheckpoint(path, key string) (segnet.Checkpoint, bool) {
 	if err != nil {
 		return segnet.Checkpoint{}, false
 	}
-	ts, meta, err := DecodeSafetensors(bytes.NewReader(data), 0)
+	ts, meta, err := artifact.DecodeSafetensors(bytes.NewReader(data), 0)
 	if err != nil || meta[metaKey] != key {
 		return segnet.Checkpoint{}, false
 	}
-	st, err := fromPipelineTensors(ts)
+	st, err := artifact.ToSegnet(ts)
 	if err != nil {
 		return segnet.Checkpoint{}, false
 	}
@@ -302,28 +259,8 @@ func readCheckpoint(path, key string) (segnet.Checkpoint, bool) {
 func writeCheckpoint(path, key string, ck segnet.Checkpoint) error {
 	ck.Meta[metaKey] = key
 	return WriteFileAtomic(path, func(w io.Writer) error {
-		return EncodeSafetensors(w, segnetTensors(ck.Tensors), ck.Meta)
+		return artifact.EncodeSafetensors(w, artifact.FromSegnet(ck.Tensors), ck.Meta)
 	})
-}
-
-func segnetTensors(ts []segnet.Tensor) []Tensor {
-	out := make([]Tensor, len(ts))
-	for i, t := range ts {
-		out[i] = NewF32Tensor(t.Name, t.Shape, t.Data)
-	}
-	return out
-}
-
-func fromPipelineTensors(ts []Tensor) ([]segnet.Tensor, error) {
-	out := make([]segnet.Tensor, len(ts))
-	for i := range ts {
-		v, err := ts[i].Float32s()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", ts[i].Name, err)
-		}
-		out[i] = segnet.Tensor{Name: ts[i].Name, Shape: ts[i].Shape, Data: v}
-	}
-	return out, nil
 }
 
 // LoadSegnet reads a trained network (OUT_DIR/model/segnet.safetensors).
@@ -332,7 +269,7 @@ func LoadSegnet(path string) (*segnet.Net, error) {
 	if err != nil {
 		return nil, err
 	}
-	ts, meta, err := DecodeSafetensors(bytes.NewReader(data), 0)
+	ts, meta, err := artifact.DecodeSafetensors(bytes.NewReader(data), 0)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -340,7 +277,7 @@ func LoadSegnet(path string) (*segnet.Net, error) {
 	if err := arch.UnmarshalText([]byte(meta["segnet.arch"])); err != nil {
 		return nil, fmt.Errorf("%s: architecture: %w", path, err)
 	}
-	st, err := fromPipelineTensors(ts)
+	st, err := artifact.ToSegnet(ts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -352,9 +289,7 @@ func LoadSegnet(path string) (*segnet.Net, error) {
 }
 
 // loadSegnets loads one network per worker, since a Net is not safe for
-// concurrent use. The workers already fan out over images, so each network
-// gets an equal share of the CPUs rather than all of them, so that W
-// workers do not start W x GOMAXPROCS goroutines.
+// concurrent use; each gets threadsPerWorker threads (see workers.go).
 func loadSegnets(path string, workers int) (chan *segnet.Net, error) {
 	nets := make(chan *segnet.Net, workers)
 	for range workers {
@@ -362,7 +297,7 @@ func loadSegnets(path string, workers int) (chan *segnet.Net, error) {
 		if err != nil {
 			return nil, err
 		}
-		n.Workers = max(1, runtime.GOMAXPROCS(0)/workers)
+		n.Workers = threadsPerWorker(workers)
 		nets <- n
 	}
 	return nets, nil
@@ -450,11 +385,11 @@ func (r *runner) predictMask(n *segnet.Net, it *item, k string) error {
 		mask, conf = n.Predict(img)
 	}
 	mask.Palette = pseudolabel.Palette()
-	mrec, err := r.cache.writeOutput(maskPath(it.file.Rel), func(w io.Writer) error { return EncodeMask(w, mask) })
+	mrec, err := r.cache.writeOutput(maskPath(it.file.Rel), func(w io.Writer) error { return artifact.EncodeMask(w, mask) })
 	if err != nil {
 		return err
 	}
-	crec, err := r.cache.writeOutput(maskConfPath(it.file.Rel), func(w io.Writer) error { return EncodeConfidence(w, conf) })
+	crec, err := r.cache.writeOutput(maskConfPath(it.file.Rel), func(w io.Writer) error { return artifact.EncodeConfidence(w, conf) })
 	if err != nil {
 		return err
 	}

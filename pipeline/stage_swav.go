@@ -15,6 +15,7 @@ import (
 
 	"github.com/disintegration/imaging"
 
+	"github.com/segdiscover/segdiscover/pipeline/artifact"
 	"github.com/segdiscover/segdiscover/segnet"
 	"github.com/segdiscover/segdiscover/superpixel"
 )
@@ -144,7 +145,7 @@ func (r *runner) swavStage(ctx context.Context, st *StageStats, items []*item) e
 	}
 	ts := append(net.StateDict(), segnet.Tensor{Name: "prototypes.weight", Shape: []int{s.Prototypes, s.ProjDim}, Data: tr.Prototypes()})
 	rec, err := r.cache.writeOutputSync(encoderFile, func(w io.Writer) error {
-		return EncodeSafetensors(w, segnetTensors(ts), meta)
+		return artifact.EncodeSafetensors(w, artifact.FromSegnet(ts), meta)
 	})
 	if err != nil {
 		return err
@@ -210,7 +211,7 @@ func LoadSwAVEncoder(path string) (*segnet.Encoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	ts, meta, err := DecodeSafetensors(bytes.NewReader(data), 0)
+	ts, meta, err := artifact.DecodeSafetensors(bytes.NewReader(data), 0)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -226,7 +227,7 @@ func LoadSwAVEncoder(path string) (*segnet.Encoder, error) {
 	if err1 != nil || err2 != nil || fl < 1 || fl > len(arch.Layers) || area < 1 {
 		return nil, fmt.Errorf("%s: metadata swav.feature_layer %q, swav.area %q invalid", path, meta["swav.feature_layer"], meta["swav.area"])
 	}
-	st, err := fromPipelineTensors(ts)
+	st, err := artifact.ToSegnet(ts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/segdiscover/segdiscover/features/vit"
+	"github.com/segdiscover/segdiscover/pipeline/artifact"
 )
 
 const vitFixtures = "../testdata/vit"
@@ -94,8 +95,8 @@ func TestRunViTCache(t *testing.T) {
 
 // tinyCheckpoint returns the tensors of a random-free, minimal timm-layout
 // transformer (one block, hidden 4), for the error and fuzz tests.
-func tinyCheckpoint() []Tensor {
-	z := func(name string, shape ...int) Tensor {
+func tinyCheckpoint() []artifact.Tensor {
+	z := func(name string, shape ...int) artifact.Tensor {
 		n := 1
 		for _, d := range shape {
 			n *= d
@@ -104,9 +105,9 @@ func tinyCheckpoint() []Tensor {
 		for i := range v {
 			v[i] = float32(i%7) * 0.1
 		}
-		return NewF32Tensor(name, shape, v)
+		return artifact.NewF32Tensor(name, shape, v)
 	}
-	return []Tensor{
+	return []artifact.Tensor{
 		z("cls_token", 1, 1, 4), z("pos_embed", 1, 5, 4), z("patch_embed.proj.weight", 4, 3, 2, 2), z("patch_embed.proj.bias", 4),
 		z("blocks.0.norm1.weight", 4), z("blocks.0.norm1.bias", 4), z("blocks.0.attn.qkv.weight", 12, 4), z("blocks.0.attn.qkv.bias", 12),
 		z("blocks.0.attn.proj.weight", 4, 4), z("blocks.0.attn.proj.bias", 4), z("blocks.0.norm2.weight", 4), z("blocks.0.norm2.bias", 4),
@@ -115,10 +116,10 @@ func tinyCheckpoint() []Tensor {
 	}
 }
 
-func encodeTensors(t testing.TB, ts []Tensor) []byte {
+func encodeTensors(t testing.TB, ts []artifact.Tensor) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	if err := EncodeSafetensors(&b, ts, nil); err != nil {
+	if err := artifact.EncodeSafetensors(&b, ts, nil); err != nil {
 		t.Fatal(err)
 	}
 	return b.Bytes()
@@ -127,7 +128,7 @@ func encodeTensors(t testing.TB, ts []Tensor) []byte {
 func TestLoadViTErrors(t *testing.T) {
 	good := encodeTensors(t, tinyCheckpoint())
 	without := func(name string) []byte {
-		var ts []Tensor
+		var ts []artifact.Tensor
 		for _, x := range tinyCheckpoint() {
 			if x.Name != name {
 				ts = append(ts, x)
@@ -136,7 +137,7 @@ func TestLoadViTErrors(t *testing.T) {
 		return encodeTensors(t, ts)
 	}
 	f64 := tinyCheckpoint()
-	f64[6] = NewF64Tensor("blocks.0.attn.qkv.weight", []int{12, 4}, make([]float64, 48))
+	f64[6] = artifact.NewF64Tensor("blocks.0.attn.qkv.weight", []int{12, 4}, make([]float64, 48))
 	var zip bytes.Buffer
 	zip.WriteString("PK\x03\x04 pytorch zip")
 	dinov2 := func() []byte { // an HF Dinov2 file without its layer scales
@@ -144,11 +145,11 @@ func TestLoadViTErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ts, _, err := DecodeSafetensors(bytes.NewReader(data), 0)
+		ts, _, err := artifact.DecodeSafetensors(bytes.NewReader(data), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var keep []Tensor
+		var keep []artifact.Tensor
 		for _, x := range ts {
 			if !strings.Contains(x.Name, "layer_scale") {
 				keep = append(keep, x)
@@ -165,7 +166,7 @@ func TestLoadViTErrors(t *testing.T) {
 		want   []string
 	}{
 		{"ok", good, "", nil},
-		{"prefixed", encodeTensors(t, func() []Tensor {
+		{"prefixed", encodeTensors(t, func() []artifact.Tensor {
 			ts := tinyCheckpoint()
 			for i := range ts {
 				ts[i].Name = "module.backbone." + ts[i].Name
@@ -180,7 +181,7 @@ func TestLoadViTErrors(t *testing.T) {
 		{"truncated data", good[:len(good)-10], "", []string{"truncated", "10 short"}},
 		{"missing tensor", without("blocks.0.mlp.fc2.bias"), "", []string{"timm / original DINO", `"blocks.0.mlp.fc2.bias" is missing`, "supported:", "Dinov2Model"}},
 		{"no layer scale", dinov2, "", []string{"Dinov2Model", `"encoder.layer.0.layer_scale1.lambda1" is missing`}},
-		{"unknown layout", encodeTensors(t, []Tensor{NewF32Tensor("conv1.weight", []int{1}, []float32{1})}), "", []string{"none of its 1 tensors (conv1.weight)", "supported:"}},
+		{"unknown layout", encodeTensors(t, []artifact.Tensor{artifact.NewF32Tensor("conv1.weight", []int{1}, []float32{1})}), "", []string{"none of its 1 tensors (conv1.weight)", "supported:"}},
 		{"dtype", encodeTensors(t, f64), "", []string{`"blocks.0.attn.qkv.weight" has dtype F64`, "F32, F16, BF16"}},
 		{"config contradicts", good, `{"hidden_size": 8}`, []string{"config.json", "hidden_size is 8 but the weights have 4"}},
 		{"config heads", good, `{"num_attention_heads": 3}`, []string{"config.json", "does not divide"}},
@@ -242,21 +243,17 @@ func FuzzViTCheckpoint(f *testing.F) {
 	f.Add(good[:40])
 	f.Add([]byte("PK\x03\x04"))
 	ts := tinyCheckpoint()
-	ts[1] = NewF32Tensor("pos_embed", []int{1, 4, 4}, make([]float32, 16))
+	ts[1] = artifact.NewF32Tensor("pos_embed", []int{1, 4, 4}, make([]float32, 16))
 	f.Add(encodeTensors(f, ts))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if checkSafetensorsFile(bytes.NewReader(data), int64(len(data))) != nil {
+		if artifact.CheckSafetensorsFile(bytes.NewReader(data), int64(len(data))) != nil {
 			return
 		}
-		ts, _, err := DecodeSafetensors(bytes.NewReader(data), 1<<20)
+		ts, _, err := artifact.DecodeSafetensors(bytes.NewReader(data), 1<<20)
 		if err != nil {
 			return
 		}
-		vts := make([]vit.Tensor, len(ts))
-		for i, x := range ts {
-			vts[i] = vit.Tensor{Name: x.Name, DType: string(x.DType), Shape: x.Shape, Data: x.Data}
-		}
-		m, err := vit.Load(vts, nil, nil)
+		m, err := vit.Load(artifact.ToViT(ts), nil, nil)
 		if err != nil {
 			return
 		}

@@ -31,6 +31,17 @@
 // scaled alike) and resizes the marginals back bilinearly before the
 // arg-max; CRFRegions averages them per superpixel instead.
 //
+// # Rectified pseudo-labels
+//
+// When a trained network is fine-tuned on its own predictions for new
+// images, its mistakes teach it. Rectify keeps, per concept, only the most
+// confident fraction of that concept's pixels — class-balanced thresholds
+// from a dataset-wide ConfidenceHistogram (Zou et al., "Unsupervised domain
+// adaptation for semantic segmentation via class-balanced self-training",
+// ECCV 2018), so hard concepts are not dropped whole — and, given a second
+// opinion (another network's or another view's prediction), only the pixels
+// both agree on.
+//
 // # Evaluation
 //
 // Confusion and Assign implement the protocol used to score unsupervised
@@ -70,5 +81,6 @@
 // 1e-6 on fixtures it produced.
 //
 // The package is pure: images and label maps in, images and numbers out.
-// Files are read and written by package pipeline.
+// Files are read and written by package pipeline, in the formats of
+// pipeline/artifact.
 package pseudolabel

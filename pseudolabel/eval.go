@@ -146,6 +146,24 @@ func add[P, G uint8 | uint16](c *Confusion, pred *plane[P], gt *plane[G], w, h i
 	return nil
 }
 
+// AddCounts adds, for predicted id pred, gt[j] pixels of class j (len(gt)
+// = NumClasses): the same counts as Add over pixels whose ground truth is
+// already tallied, e.g. per superpixel. It panics if pred is negative or
+// Unassigned, or len(gt) differs from NumClasses.
+func (c *Confusion) AddCounts(pred int, gt []int64) {
+	if pred < 0 || pred >= Unassigned || len(gt) != c.numClasses {
+		panic(fmt.Sprintf("pseudolabel: AddCounts(%d, %d classes) on a %d-class confusion matrix", pred, len(gt), c.numClasses))
+	}
+	if pred >= c.nPred {
+		grown := make([]int64, (pred+1)*c.numClasses)
+		copy(grown, c.counts)
+		c.counts, c.nPred = grown, pred+1
+	}
+	for j, v := range gt {
+		c.counts[pred*c.numClasses+j] += v
+	}
+}
+
 // Merge adds the counts of o to c. It panics if the class counts or ignore
 // values differ.
 func (c *Confusion) Merge(o *Confusion) {

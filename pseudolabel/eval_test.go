@@ -234,3 +234,31 @@ func BenchmarkConfusionAdd(b *testing.B) {
 		}
 	}
 }
+
+// TestConfusionAddCounts checks that tallies given per predicted id score
+// exactly as the pixels they count: the example without its unassigned
+// pixel (M = [[1 1] [2 0] [0 2]]), added in another order.
+func TestConfusionAddCounts(t *testing.T) {
+	pred := slices.Delete(slices.Clone(examplePred), 6, 7)
+	gt := slices.Delete(slices.Clone(exampleGT), 6, 7)
+	px := NewConfusion(2, DefaultIgnore)
+	if err := px.Add(grayImage(7, 1, pred), grayImage(7, 1, gt)); err != nil {
+		t.Fatal(err)
+	}
+	ct := NewConfusion(2, DefaultIgnore)
+	ct.AddCounts(2, []int64{0, 2})
+	ct.AddCounts(0, []int64{1, 0})
+	ct.AddCounts(1, []int64{2, 0})
+	ct.AddCounts(0, []int64{0, 1})
+	a, _ := json.Marshal(px.Score(nil))
+	b, _ := json.Marshal(ct.Score(nil))
+	if string(a) != string(b) {
+		t.Errorf("AddCounts scores\n%s\npixels\n%s", b, a)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("AddCounts with 3 classes on a 2-class matrix did not panic")
+		}
+	}()
+	ct.AddCounts(0, []int64{1, 2, 3})
+}

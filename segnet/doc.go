@@ -71,5 +71,5 @@
 // Encoder then gives dense features of a whole image from a chosen layer.
 //
 // The package is pure: parameters, optimiser state and RNG state are exposed
-// as named tensors and strings; pipeline/ writes them to files.
+// as named tensors and strings; pipeline/artifact encodes them as safetensors.
 package segnet

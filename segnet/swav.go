@@ -91,7 +91,7 @@ func (s SwAVSettings) withDefaults() SwAVSettings {
 	def(&s.ProjDim, 64)
 	def(&s.Prototypes, 64)
 	def(&s.Sinkhorn, 3)
-	def(&s.Steps, 150)
+	def(&s.Steps, DefaultSwAVSteps)
 	def(&s.Batch, 32)
 	def(&s.Queue, 8*s.Batch)
 	def(&s.QueueStart, s.Steps/4)

@@ -25,6 +25,16 @@ type Sample struct {
 	Conf  *image.Gray
 }
 
+// Defaults of TrainSettings (and DefaultSwAVSteps of SwAVSettings.Steps).
+const (
+	DefaultEpochs     = 5
+	DefaultBatch      = 8
+	DefaultLR         = 1e-3
+	DefaultCropHeight = 120
+	DefaultCropWidth  = 160
+	DefaultSwAVSteps  = 150
+)
+
 // TrainSettings configures training; the zero value means the defaults
 // documented on each field.
 type TrainSettings struct {
@@ -61,12 +71,12 @@ func (s TrainSettings) withDefaults() TrainSettings {
 			*v = d
 		}
 	}
-	def(&s.Epochs, 5)
-	def(&s.Batch, 8)
-	def(&s.Height, 120)
-	def(&s.Width, 160)
+	def(&s.Epochs, DefaultEpochs)
+	def(&s.Batch, DefaultBatch)
+	def(&s.Height, DefaultCropHeight)
+	def(&s.Width, DefaultCropWidth)
 	if s.LR == 0 {
-		s.LR = 1e-3
+		s.LR = DefaultLR
 	}
 	if s.WeightDecay == 0 {
 		s.WeightDecay = 1e-4 // negative stays negative (none), so that defaults are idempotent
@@ -160,6 +170,49 @@ func shrink(data []Sample, s TrainSettings) []Sample {
 		}
 		out[i] = r
 	}
+	return out
+}
+
+// ShrinkForTraining bounds the memory of a sample: training holds every
+// sample in memory, but its crops never use more than
+// a few hundred pixels of an image: the image is scaled to cover the crop
+// and zoomed by at most MaxScale. ShrinkForTraining keeps at most twice
+// that resolution (so bilinear sampling still sees all the
+// detail it can use) and leaves smaller images untouched, bounding the
+// memory per image (about 1 MB at the default 120 x 160 crop) whatever
+// the size of the photographs: callers that load a dataset apply it to
+// each sample as it is read, before NewTrainer sees them all. ts gives the
+// crop and MaxScale (zero fields: the defaults).
+func ShrinkForTraining(s Sample, ts TrainSettings) Sample {
+	ts = ts.withDefaults()
+	cropH, cropW := ts.Height, ts.Width
+	maxZoom := ts.MaxScale * 2
+	b := s.Image.Bounds()
+	f := max(float64(cropH)*maxZoom/float64(b.Dy()), float64(cropW)*maxZoom/float64(b.Dx()))
+	if f >= 1 {
+		return s
+	}
+	w := max(1, int(math.Ceil(float64(b.Dx())*f)))
+	h := max(1, int(math.Ceil(float64(b.Dy())*f)))
+	out := Sample{Image: imaging.Resize(s.Image, w, h, imaging.Linear)}
+	m := image.NewPaletted(image.Rect(0, 0, w, h), s.Mask.Palette)
+	var c *image.Gray
+	if s.Conf != nil {
+		c = image.NewGray(m.Rect)
+	}
+	// Labels are ids, not intensities: nearest neighbour, pixel centres.
+	mb := s.Mask.Bounds()
+	for y := range h {
+		sy := mb.Min.Y + min(mb.Dy()-1, int((float64(y)+0.5)*float64(mb.Dy())/float64(h)))
+		for x := range w {
+			sx := mb.Min.X + min(mb.Dx()-1, int((float64(x)+0.5)*float64(mb.Dx())/float64(w)))
+			m.Pix[y*m.Stride+x] = s.Mask.Pix[s.Mask.PixOffset(sx, sy)]
+			if c != nil {
+				c.Pix[y*c.Stride+x] = s.Conf.Pix[s.Conf.PixOffset(sx, sy)]
+			}
+		}
+	}
+	out.Mask, out.Conf = m, c
 	return out
 }
 

@@ -294,14 +294,16 @@ func run(c config, items []item, seeds, reservoir, K int, data, out string) resu
 				tTrain := time.Since(t0)
 				res.TrainSec = append(res.TrainSec, tTrain.Seconds())
 				fmt.Printf("  seed %d: trained in %.1f s: %s\n", s, tTrain.Seconds(), note)
-				t0 = time.Now()
 				codes := make([]*mat.Dense, len(items))
 				var m features.Moments
+				tEnc = 0
 				for i, it := range items {
-					codes[i] = e.Encode(features.ExtractPatches(it.img, it.l, 0))
+					p := features.ExtractPatches(it.img, it.l, 0)
+					t0 = time.Now()
+					codes[i] = e.Encode(p)
+					tEnc += time.Since(t0)
 					m.Add(codes[i])
 				}
-				tEnc = time.Since(t0) - tPatch // patch extraction timed above
 				nz, ok := features.FitNormalizer(&m, features.NormalizerSettings{PCA: c.encPCA})
 				if !ok {
 					log.Fatal("PCA failed")

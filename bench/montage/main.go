@@ -18,7 +18,7 @@ import (
 
 	"github.com/disintegration/imaging"
 
-	"github.com/segdiscover/segdiscover/pipeline"
+	"github.com/segdiscover/segdiscover/pipeline/artifact"
 	"github.com/segdiscover/segdiscover/pseudolabel"
 )
 
@@ -44,7 +44,7 @@ func main() {
 			if err != nil {
 				log.Fatal(err)
 			}
-			m, err := pipeline.DecodeMask(f, 0)
+			m, err := artifact.DecodeMask(f, 0)
 			f.Close()
 			if err != nil {
 				log.Fatal(err)
@@ -89,8 +89,9 @@ func main() {
 func loadInput(dir, rel string) (image.Image, error) {
 	for _, ext := range []string{".jpg", ".png", ".jpeg"} {
 		p := filepath.Join(dir, rel+ext)
-		if _, err := os.Stat(p); err == nil {
-			return pipeline.LoadImage(p, 0)
+		if f, err := os.Open(p); err == nil {
+			defer f.Close()
+			return artifact.DecodeImage(f, 0)
 		}
 	}
 	return nil, os.ErrNotExist

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/segdiscover/segdiscover/pipeline"
+	"github.com/segdiscover/segdiscover/pipeline/artifact"
 	"github.com/segdiscover/segdiscover/pseudolabel"
 	"github.com/segdiscover/segdiscover/segnet"
 	"github.com/segdiscover/segdiscover/superpixel"
@@ -58,8 +59,8 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		m := decode(filepath.Join(*labels, rel+".png"), func(r io.Reader) (any, error) { return pipeline.DecodeMask(r, 0) }).(*image.Paletted)
-		c := decode(filepath.Join(*labels, rel+".conf.png"), func(r io.Reader) (any, error) { return pipeline.DecodeConfidence(r, 0) }).(*image.Gray)
+		m := decode(filepath.Join(*labels, rel+".png"), func(r io.Reader) (any, error) { return artifact.DecodeMask(r, 0) }).(*image.Paletted)
+		c := decode(filepath.Join(*labels, rel+".conf.png"), func(r io.Reader) (any, error) { return artifact.DecodeConfidence(r, 0) }).(*image.Gray)
 		samples[i] = segnet.Sample{Image: img, Mask: m, Conf: c}
 	}
 	t0 := time.Now()
@@ -85,7 +86,7 @@ func main() {
 		var conf *image.Gray
 		switch *refine {
 		case "superpixels":
-			l := decode(filepath.Join(*runDir, "superpixels", rel+".png"), func(r io.Reader) (any, error) { return pipeline.DecodeLabels(r, 0) }).(*superpixel.Labels)
+			l := decode(filepath.Join(*runDir, "superpixels", rel+".png"), func(r io.Reader) (any, error) { return artifact.DecodeLabels(r, 0) }).(*superpixel.Labels)
 			mask, conf = superpixelMask(n, img, l)
 		case "crf":
 			mask, conf = pseudolabel.CRFMask(img, *k, n.PredictProba, pseudolabel.CRFSettings{})
@@ -93,8 +94,8 @@ func main() {
 			mask, conf = n.Predict(img)
 		}
 		mask.Palette = pseudolabel.Palette()
-		write(filepath.Join(*out, rel+".png"), func(w io.Writer) error { return pipeline.EncodeMask(w, mask) })
-		write(filepath.Join(*out, rel+".conf.png"), func(w io.Writer) error { return pipeline.EncodeConfidence(w, conf) })
+		write(filepath.Join(*out, rel+".png"), func(w io.Writer) error { return artifact.EncodeMask(w, mask) })
+		write(filepath.Join(*out, rel+".conf.png"), func(w io.Writer) error { return artifact.EncodeConfidence(w, conf) })
 	}
 }
 

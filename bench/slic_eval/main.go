@@ -2,8 +2,8 @@
 // scores the result against the human segmentations with
 // superpixel.Evaluate (the same figures as peers/spmetrics.py). It times
 // the whole job per image (read + decode, segment, encode the 16-bit PNG)
-// with the functions the superpixels stage uses (pipeline.DecodeImage,
-// pipeline.EncodeLabels), and the segmentation alone, single-threaded
+// with the functions the superpixels stage uses (artifact.DecodeImage,
+// artifact.EncodeLabels), and the segmentation alone, single-threaded
 // unless -workers says otherwise. -cpuprofile profiles that per-image path.
 // It is the tuning tool behind bench/slic.sh:
 //
@@ -27,7 +27,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/segdiscover/segdiscover/pipeline"
+	"github.com/segdiscover/segdiscover/pipeline/artifact"
 	"github.com/segdiscover/segdiscover/superpixel"
 )
 
@@ -133,7 +133,7 @@ func one(path, data, out string, p superpixel.Params) (r struct {
 	l := superpixel.SLIC(img, p)
 	r.slic = time.Since(t1)
 	var buf bytes.Buffer
-	if err := pipeline.EncodeLabels(&buf, l); err != nil {
+	if err := artifact.EncodeLabels(&buf, l); err != nil {
 		r.err = err
 		return r
 	}
@@ -170,7 +170,16 @@ func one(path, data, out string, p superpixel.Params) (r struct {
 }
 
 func load(path string) (*image.NRGBA, error) {
-	return pipeline.LoadImage(path, 0)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	img, err := artifact.DecodeImage(f, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return img, nil
 }
 
 func decodeLabels(r io.Reader) (*superpixel.Labels, error) {

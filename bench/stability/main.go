@@ -29,7 +29,7 @@ import (
 
 	"github.com/segdiscover/segdiscover/cluster"
 	"github.com/segdiscover/segdiscover/features"
-	"github.com/segdiscover/segdiscover/pipeline"
+	"github.com/segdiscover/segdiscover/pipeline/artifact"
 	"github.com/segdiscover/segdiscover/pseudolabel"
 )
 
@@ -88,7 +88,12 @@ func main() {
 // cluster stage computes them, default descriptor) and each superpixel's
 // ground-truth class histogram (last column: void).
 func load(runDir, gtDir string) (*mat.Dense, [][]int64, int) {
-	names, err := pipeline.ReadClasses(gtDir)
+	cf, err := os.Open(filepath.Join(filepath.Dir(filepath.Clean(gtDir)), "classes.txt"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	names, err := artifact.DecodeClasses(cf)
+	cf.Close()
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -103,7 +108,7 @@ func load(runDir, gtDir string) (*mat.Dense, [][]int64, int) {
 		if err != nil {
 			log.Fatal(err)
 		}
-		x, err := pipeline.DecodeFeatures(fh)
+		x, err := artifact.DecodeFeatures(fh)
 		fh.Close()
 		if err != nil {
 			log.Fatal(err)
@@ -112,7 +117,7 @@ func load(runDir, gtDir string) (*mat.Dense, [][]int64, int) {
 		if err != nil {
 			log.Fatal(err)
 		}
-		l, err := pipeline.DecodeLabels(lf, 0)
+		l, err := artifact.DecodeLabels(lf, 0)
 		lf.Close()
 		if err != nil {
 			log.Fatal(err)
@@ -166,62 +171,15 @@ func load(runDir, gtDir string) (*mat.Dense, [][]int64, int) {
 	return norm.Apply(all), hist, c
 }
 
-// miou is the Hungarian mIoU of superpixel labels against the histograms.
+// miou is the Hungarian mIoU of superpixel labels against the histograms
+// (the protocol of segdiscover eval, whose confusion matrix it fills).
 func miou(labels []int, hist [][]int64, k, c int) float64 {
-	conf := make([][]int64, k)
-	for i := range conf {
-		conf[i] = make([]int64, c+1)
-	}
+	conf := pseudolabel.NewConfusion(c, pseudolabel.DefaultIgnore)
+	conf.AddCounts(k-1, make([]int64, c)) // k rows even when the last concepts are empty
 	for i, l := range labels {
-		for j, v := range hist[i] {
-			conf[l][j] += v
-		}
+		conf.AddCounts(l, hist[i][:c])
 	}
-	cost := mat.NewDense(k, c, nil)
-	for i := range k {
-		for j := range c {
-			cost.Set(i, j, float64(conf[i][j]))
-		}
-	}
-	match, ok := pseudolabel.Assign(cost, true)
-	if !ok {
-		log.Fatal("assign")
-	}
-	predTot := make([]int64, k)
-	gtTot := make([]int64, c)
-	for i := range k {
-		for j := range c {
-			predTot[i] += conf[i][j]
-			gtTot[j] += conf[i][j]
-		}
-	}
-	var sum float64
-	present := 0
-	classOf := make([]int, c)
-	for j := range classOf {
-		classOf[j] = -1
-	}
-	for i, j := range match {
-		if j >= 0 {
-			classOf[j] = i
-		}
-	}
-	for j := range c {
-		if gtTot[j] == 0 {
-			continue
-		}
-		present++
-		i := classOf[j]
-		if i < 0 {
-			continue
-		}
-		tp := conf[i][j]
-		u := gtTot[j] + predTot[i] - tp
-		if u > 0 {
-			sum += float64(tp) / float64(u)
-		}
-	}
-	return sum / float64(present)
+	return conf.Score(new(bool)).Hungarian.MIoU
 }
 
 func runSurvey(z *mat.Dense, hist [][]int64, k, c, r, m int) {

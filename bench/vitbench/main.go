@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/segdiscover/segdiscover/pipeline"
+	"github.com/segdiscover/segdiscover/pipeline/artifact"
 	"github.com/segdiscover/segdiscover/segnet"
 )
 
@@ -68,7 +69,7 @@ func check(args []string) error {
 			return err
 		}
 		fmt.Printf("%s: %v\n", dir, w.Model.Arch)
-		var ins, outs []pipeline.Tensor
+		var ins, outs []artifact.Tensor
 		for j, f := range files {
 			img, err := pipeline.LoadImage(f.Path, 0)
 			if err != nil {
@@ -77,13 +78,13 @@ func check(args []string) error {
 			x, h, wd := w.Model.Preprocess(img, *size)
 			o := w.Model.Forward(x, h, wd, 2, true)
 			d := w.Model.Arch.Hidden
-			ins = append(ins, pipeline.NewF32Tensor(fmt.Sprint("input_", j), []int{3, h, wd}, x))
-			outs = append(outs, pipeline.NewF32Tensor(fmt.Sprint("tokens_", j), []int{len(o.Tokens) / d, d}, o.Tokens),
-				pipeline.NewF32Tensor(fmt.Sprint("keys_", j), []int{len(o.Keys) / d, d}, o.Keys))
+			ins = append(ins, artifact.NewF32Tensor(fmt.Sprint("input_", j), []int{3, h, wd}, x))
+			outs = append(outs, artifact.NewF32Tensor(fmt.Sprint("tokens_", j), []int{len(o.Tokens) / d, d}, o.Tokens),
+				artifact.NewF32Tensor(fmt.Sprint("keys_", j), []int{len(o.Keys) / d, d}, o.Keys))
 		}
-		for name, ts := range map[string][]pipeline.Tensor{"inputs.safetensors": ins, "ours.safetensors": outs} {
+		for name, ts := range map[string][]artifact.Tensor{"inputs.safetensors": ins, "ours.safetensors": outs} {
 			var b bytes.Buffer
-			if err := pipeline.EncodeSafetensors(&b, ts, nil); err != nil {
+			if err := artifact.EncodeSafetensors(&b, ts, nil); err != nil {
 				return err
 			}
 			if err := os.WriteFile(filepath.Join(dir, name), b.Bytes(), 0o644); err != nil {

@@ -11,6 +11,7 @@ import (
 
 // reportOptions are the flags of `segdiscover report`.
 type reportOptions struct {
+	flags  *pflag.FlagSet // the command's, to tell which flags were given
 	Config pipeline.Config
 }
 
@@ -32,23 +33,22 @@ report rewrites it, continuing the run recorded in OUT_DIR/run.json (with its
 --until): anything missing is computed.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			in, base, err := pipeline.ReadRunConfig(args[0])
-			if err != nil {
-				return err
-			}
-			cfg, err := overlay(cmd.Flags(), base, addControlFlags)
-			if err != nil {
-				return usageError{err}
-			}
-			opts.Config = cfg
-			return runReport(cmd.Context(), gopts, opts, in, args)
+			return runReport(cmd.Context(), gopts, opts, args)
 		},
 	}
 	opts.AddFlags(cmd.Flags())
+	opts.flags = cmd.Flags()
 	return cmd
 }
 
-func runReport(ctx context.Context, gopts *globalOptions, opts reportOptions, in string, args []string) error {
+func runReport(ctx context.Context, gopts *globalOptions, opts reportOptions, args []string) error {
+	in, base, err := pipeline.ReadRunConfig(args[0])
+	if err != nil {
+		return err
+	}
+	if opts.Config, err = overlay(opts.flags, base, addControlFlags); err != nil {
+		return usageError{err}
+	}
 	if u := opts.Config.Until; u != "" && u != pipeline.StageOverlays && u != pipeline.StageReport {
 		// The report follows the masks the run made: keep its --until,
 		// unless that stopped before the concepts.

@@ -145,7 +145,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // `invalid argument "x" for "-k, --concepts" flag: strconv.ParseInt: ...`
 // becomes `--concepts: "x" is not a whole number`.
 func flagError(c *cobra.Command, err error) error {
-	m := badFlagValue.FindStringSubmatch(err.Error())
+	m := regexp.MustCompile(`^invalid argument "(.*)" for "(.*)" flag: `).FindStringSubmatch(err.Error())
 	if m == nil {
 		return err
 	}
@@ -164,12 +164,14 @@ func flagError(c *cobra.Command, err error) error {
 			want = "a number"
 		case "bool":
 			want = "true or false"
+		case "string":
+			// Only a typed value (--concepts) refuses a string: its
+			// error says what it wants.
+			return fmt.Errorf("--%s: %s", name, strings.TrimPrefix(err.Error(), m[0]))
 		}
 	}
 	return fmt.Errorf("--%s: %q is not %s", name, m[1], want)
 }
-
-var badFlagValue = regexp.MustCompile(`^invalid argument "(.*)" for "(.*)" flag: `)
 
 func exitCode(ctx context.Context, err error) int {
 	var partial *pipeline.PartialError

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/segdiscover/segdiscover/pipeline"
+	"github.com/segdiscover/segdiscover/pipeline/artifact"
 )
 
 func TestExitCodes(t *testing.T) {
@@ -41,7 +42,7 @@ func TestExitCodes(t *testing.T) {
 func TestExitCodeMapping(t *testing.T) {
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
-	partial := &pipeline.PartialError{Failures: []*pipeline.FileError{{Path: "a.jpg", Stage: "decode", Err: pipeline.ErrCorrupt}}, Total: 3}
+	partial := &pipeline.PartialError{Failures: []*pipeline.FileError{{Path: "a.jpg", Stage: "decode", Err: artifact.ErrCorrupt}}, Total: 3}
 	tests := []struct {
 		name string
 		ctx  context.Context

@@ -15,6 +15,7 @@ type runOptions struct {
 	Output     string
 	ConfigFile string
 	Config     pipeline.Config
+	flags      *pflag.FlagSet // the command's, to tell which flags were given
 }
 
 // bindRunFlags binds every stage flag and --until.
@@ -54,23 +55,24 @@ OUT_DIR/errors.json; the exit code is then 3. OUT_DIR/run.json records the
 effective configuration.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.ConfigFile != "" {
-				base, err := pipeline.ReadConfig(opts.ConfigFile)
-				if err != nil {
-					return usageError{err}
-				}
-				if opts.Config, err = overlay(cmd.Flags(), base, bindRunFlags); err != nil {
-					return usageError{err}
-				}
-			}
 			return runRun(cmd.Context(), gopts, opts, args)
 		},
 	}
 	opts.AddFlags(cmd.Flags())
+	opts.flags = cmd.Flags()
 	return cmd
 }
 
 func runRun(ctx context.Context, gopts *globalOptions, opts runOptions, args []string) error {
+	if opts.ConfigFile != "" {
+		base, err := pipeline.ReadConfig(opts.ConfigFile)
+		if err != nil {
+			return usageError{err}
+		}
+		if opts.Config, err = overlay(opts.flags, base, bindRunFlags); err != nil {
+			return usageError{err}
+		}
+	}
 	if err := requireOutput(opts.Output); err != nil {
 		return err
 	}

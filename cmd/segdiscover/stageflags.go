@@ -13,21 +13,26 @@ import (
 	"golang.org/x/term"
 
 	"github.com/segdiscover/segdiscover/pipeline"
+	"github.com/segdiscover/segdiscover/segnet"
 )
+
+// The stage commands run the same engine as `run`, stopping after their
+// stage. Earlier stages come from OUT_DIR's cache when they are there, and
+// are computed otherwise.
 
 // The flags of each stage bind to the fields of one pipeline.Config, and
 // their names are its JSON keys, so a --config file, OUT_DIR/run.json and
 // the command line speak the same language. Defaults shown are those of
 // pipeline.Config.Defaults.
 
-var defaults = pipeline.Config{}.Defaults()
-
 func addControlFlags(f *pflag.FlagSet, c *pipeline.Config) {
-	f.IntVarP(&c.Workers, "workers", "w", 0, "images processed at once (default: the number of CPUs)")
+	defaults := pipeline.Config{}.Defaults()
+	f.IntVarP(&c.Workers, "workers", "w", 0, "images processed at once in the per-image stages, threads of the global ones (encoder, GMM, network training); results do not depend on it (default: the number of CPUs)")
 	f.IntVar(&c.MaxPixels, "max-pixels", defaults.MaxPixels, "refuse images with more pixels than this, from their header; also the most pixels processed at once over all workers (bounds memory: about 28 bytes per pixel)")
 }
 
 func addSuperpixelFlags(f *pflag.FlagSet, c *pipeline.Config) {
+	defaults := pipeline.Config{}.Defaults()
 	f.IntVar(&c.Segments, "segments", defaults.Segments, "SLIC: superpixels requested per image")
 	f.Float64Var(&c.Compactness, "compactness", defaults.Compactness, "SLIC: compactness m (higher: squarer superpixels)")
 	f.IntVar(&c.Iterations, "iterations", defaults.Iterations, "SLIC: k-means iterations")
@@ -35,6 +40,7 @@ func addSuperpixelFlags(f *pflag.FlagSet, c *pipeline.Config) {
 }
 
 func addFeatureFlags(f *pflag.FlagSet, c *pipeline.Config) {
+	defaults := pipeline.Config{}.Defaults()
 	f.StringVar(&c.Encoder, "encoder", defaults.Encoder, "feature encoder: handcrafted, swav (a CNN trained on the images by SwAV, averaged per superpixel), sae-sigmoid (sparse autoencoder, KL penalty), sae-relu (L1 penalty), stacked (greedily trained stack of sparse autoencoders), vae (variational autoencoder), handcrafted+ one of the learned ones, or vit (a pretrained DINO / DINOv2 transformer: --weights)")
 	f.IntVar(&c.Hidden, "hidden", defaults.Hidden, "learned encoder: hidden units (feature dimensions)")
 	f.BoolVar(&c.Denoise, "denoise", false, "learned encoder: denoising autoencoder (masking noise on the input patches)")
@@ -51,7 +57,9 @@ func addFeatureFlags(f *pflag.FlagSet, c *pipeline.Config) {
 }
 
 func addClusterFlags(f *pflag.FlagSet, c *pipeline.Config) {
-	f.StringVarP(&c.Concepts, "concepts", "k", defaults.Concepts, "number of concepts K (1..255), or auto: chosen by BIC over --concepts-min..--concepts-max")
+	defaults := pipeline.Config{}.Defaults()
+	c.Concepts = defaults.Concepts
+	f.VarP(&c.Concepts, "concepts", "k", "number of concepts K (1..255), or auto: chosen by BIC over --concepts-min..--concepts-max")
 	f.IntVar(&c.ConceptMin, "concepts-min", defaults.ConceptMin, "smallest K tried by --concepts auto")
 	f.IntVar(&c.ConceptMax, "concepts-max", defaults.ConceptMax, "largest K tried by --concepts auto")
 	f.StringVar(&c.Covariance, "covariance", defaults.Covariance, "GMM covariance: full, diag, spherical or tied")
@@ -69,11 +77,14 @@ func addPseudolabelFlags(f *pflag.FlagSet, c *pipeline.Config) {
 }
 
 func addTrainFlags(f *pflag.FlagSet, c *pipeline.Config) {
-	f.IntVar(&c.Epochs, "epochs", 0, "segmentation network: training epochs (0: 5, or enough for 150 steps on small sets)")
-	f.IntVar(&c.Batch, "batch", 0, "segmentation network: images per training step (0: 8)")
-	f.Float64Var(&c.LR, "lr", 0, "segmentation network: peak AdamW learning rate, cosine-decayed (0: 1e-3)")
-	f.IntVar(&c.CropHeight, "crop-height", 0, "segmentation network: training crop height in pixels (0: 120)")
-	f.IntVar(&c.CropWidth, "crop-width", 0, "segmentation network: training crop width in pixels (0: 160)")
+	defaults := pipeline.Config{}.Defaults()
+	// 0 means segnet's default (the cache keys hold the 0): the help says
+	// which.
+	f.IntVar(&c.Epochs, "epochs", 0, fmt.Sprintf("segmentation network: training epochs (0: %d, or enough for %d steps on small sets)", segnet.DefaultEpochs, pipeline.MinTrainSteps))
+	f.IntVar(&c.Batch, "batch", 0, fmt.Sprintf("segmentation network: images per training step (0: %d)", segnet.DefaultBatch))
+	f.Float64Var(&c.LR, "lr", 0, fmt.Sprintf("segmentation network: peak AdamW learning rate, cosine-decayed (0: %g)", segnet.DefaultLR))
+	f.IntVar(&c.CropHeight, "crop-height", 0, fmt.Sprintf("segmentation network: training crop height in pixels (0: %d)", segnet.DefaultCropHeight))
+	f.IntVar(&c.CropWidth, "crop-width", 0, fmt.Sprintf("segmentation network: training crop width in pixels (0: %d)", segnet.DefaultCropWidth))
 	f.Float64Var(&c.TrainMinConfidence, "train-min-confidence", 0, "segmentation network: ignore pseudo-label pixels whose confidence is below this")
 	f.BoolVar(&c.ConfWeight, "conf-weight", false, "segmentation network: weight each pixel's loss by its pseudo-label confidence")
 	f.StringVar(&c.Refine, "refine", defaults.Refine, "refined masks: none (per-pixel arg-max of the network), superpixels (its posteriors averaged over each SLIC superpixel: edges on the image's boundaries, full resolution) crf (a dense CRF, Krähenbühl and Koltun 2011, on its posteriors and the image's colours) or crf-superpixels (the CRF's marginals averaged per superpixel)")
@@ -99,15 +110,14 @@ func overlay(f *pflag.FlagSet, base pipeline.Config, bind ...func(*pflag.FlagSet
 	return c, err
 }
 
-// positiveFlags are the numeric flags for which 0 is not a value (in a
-// config file, 0 or an absent key means the default; on the command line
-// it is a mistake).
-var positiveFlags = []string{"segments", "compactness", "iterations", "hidden", "patch-size", "patch-sample",
-	"encoder-epochs", "concepts-min", "concepts-max", "max-samples", "n-init", "max-pixels"}
-
 // checkFlagValues rejects numeric flags given a value they cannot take:
-// negative for any, 0 for positiveFlags.
+// negative for any, 0 for the positive ones.
 func checkFlagValues(f *pflag.FlagSet) error {
+	// The numeric flags for which 0 is not a value (in a config file, 0 or
+	// an absent key means the default; on the command line it is a
+	// mistake).
+	positiveFlags := []string{"segments", "compactness", "iterations", "hidden", "patch-size", "patch-sample",
+		"encoder-epochs", "concepts-min", "concepts-max", "max-samples", "n-init", "max-pixels"}
 	var err error
 	f.Visit(func(fl *pflag.Flag) {
 		if err != nil {

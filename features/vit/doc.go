@@ -8,7 +8,7 @@
 //
 // # Checkpoints
 //
-// Load takes the tensors of a safetensors file (the pipeline decodes it)
+// Load takes the tensors of a safetensors file (pipeline/artifact decodes it)
 // and, optionally, the config.json and preprocessor_config.json found
 // beside it. Three key layouts are recognised (Layout), after stripping the
 // prefixes "module.", "backbone.", "vit." and "dinov2.":

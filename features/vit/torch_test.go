@@ -8,6 +8,7 @@ import (
 
 	"github.com/segdiscover/segdiscover/features/vit"
 	"github.com/segdiscover/segdiscover/pipeline"
+	"github.com/segdiscover/segdiscover/pipeline/artifact"
 )
 
 // The fixtures of testdata/vit were written by bench/vit_torch.py fixtures:
@@ -37,18 +38,18 @@ func maxRelErr(got, want []float32) float64 {
 	return d / m
 }
 
-func readExpected(t *testing.T, path string) map[string]*pipeline.Tensor {
+func readExpected(t *testing.T, path string) map[string]*artifact.Tensor {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	ts, _, err := pipeline.DecodeSafetensors(f, 0)
+	ts, _, err := artifact.DecodeSafetensors(f, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := map[string]*pipeline.Tensor{}
+	m := map[string]*artifact.Tensor{}
 	for i := range ts {
 		m[ts[i].Name] = &ts[i]
 	}

@@ -1,4 +1,4 @@
-package pipeline
+package artifact
 
 import (
 	"bytes"
@@ -192,8 +192,8 @@ func TestEncodeMaskTooManyColours(t *testing.T) {
 
 // maskFuzzSeeds adds the id maps of the evaluation fixtures to the corpus.
 func maskFuzzSeeds(f *testing.F) {
-	files, _ := filepath.Glob("testdata/eval/*/*/*/*.png")
-	more, _ := filepath.Glob("testdata/eval/*/*/*.png")
+	files, _ := filepath.Glob("../testdata/eval/*/*/*/*.png")
+	more, _ := filepath.Glob("../testdata/eval/*/*/*.png")
 	for _, p := range append(files, more...) {
 		if b, err := os.ReadFile(p); err == nil {
 			f.Add(b)

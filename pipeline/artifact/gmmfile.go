@@ -1,4 +1,4 @@
-package pipeline
+package artifact
 
 import (
 	"encoding/json"

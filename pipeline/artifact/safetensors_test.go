@@ -1,11 +1,11 @@
-package pipeline
+package artifact
 
 import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"io"
 	"math"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -248,10 +248,11 @@ func TestSafetensorsPython(t *testing.T) {
 		NewF64Tensor("b", []int{2}, []float64{0.25, -1}),
 		NewI64Tensor("step", nil, []int64{7}),
 	}
-	err = WriteFileAtomic(path, func(w io.Writer) error {
-		return EncodeSafetensors(w, ts, map[string]string{"k": "v"})
-	})
-	if err != nil {
+	var buf bytes.Buffer
+	if err := EncodeSafetensors(&buf, ts, map[string]string{"k": "v"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(py, "-c", pySafetensorsReader, path).CombinedOutput()

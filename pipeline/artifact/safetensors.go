@@ -1,4 +1,4 @@
-package pipeline
+package artifact
 
 import (
 	"bytes"
@@ -504,4 +504,59 @@ func parseTensorInfo(raw []byte) (tensorInfo, error) {
 		return tensorInfo{}, fmt.Errorf("data_offsets %v hold %d bytes; shape %v of %s needs %d", o, o[1]-o[0], *p.Shape, *p.DType, elems*size)
 	}
 	return tensorInfo{DType: *p.DType, Shape: shape, DataOffsets: [2]int64{o[0], o[1]}}, nil
+}
+
+// CheckSafetensorsFile tells apart, from the first bytes of a file of size
+// bytes (r positioned at its start), before anything is decoded, the usual
+// wrong files: a PyTorch pickle or zip checkpoint, a file that is not
+// safetensors at all, and one cut short.
+func CheckSafetensorsFile(r io.Reader, size int64) error {
+	var head [8]byte
+	n, err := io.ReadFull(r, head[:])
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return err
+	}
+	switch {
+	case n >= 4 && string(head[:4]) == "PK\x03\x04":
+		return fmt.Errorf("%w: this is a PyTorch zip checkpoint (.pth/.bin/.pt); convert it with "+
+			"safetensors.torch.save_file(torch.load(FILE, map_location=\"cpu\"), \"model.safetensors\") (see README)", ErrSafetensors)
+	case n >= 2 && head[0] == 0x80 && head[1] <= 5:
+		return fmt.Errorf("%w: this is a pickled PyTorch checkpoint; convert it to safetensors (see README)", ErrSafetensors)
+	case n < 8:
+		return fmt.Errorf("%w: truncated: %d bytes, shorter than the 8-byte header length", ErrSafetensors, size)
+	}
+	hl := binary.LittleEndian.Uint64(head[:])
+	if hl < 2 || hl > MaxSafetensorsHeader {
+		return fmt.Errorf("%w: not a safetensors file (its first 8 bytes give a header length of %d)", ErrSafetensors, hl)
+	}
+	if int64(hl) > size-8 {
+		return fmt.Errorf("%w: truncated: the header alone needs %d bytes, the file has %d", ErrSafetensors, 8+hl, size)
+	}
+	hdr := make([]byte, hl)
+	if _, err := io.ReadFull(r, hdr); err != nil {
+		return err
+	}
+	if hdr[0] != '{' {
+		return fmt.Errorf("%w: not a safetensors file (no JSON header)", ErrSafetensors)
+	}
+	var entries map[string]json.RawMessage
+	if err := json.Unmarshal(hdr, &entries); err != nil {
+		return nil // DecodeSafetensors says what is wrong
+	}
+	var end int64
+	for name, raw := range entries {
+		if name == metadataKey {
+			continue
+		}
+		var e struct {
+			Offsets []int64 `json:"data_offsets"`
+		}
+		if json.Unmarshal(raw, &e) == nil && len(e.Offsets) == 2 && e.Offsets[1] > end {
+			end = e.Offsets[1]
+		}
+	}
+	if need := 8 + int64(hl) + end; need > size {
+		return fmt.Errorf("%w: truncated: the header describes %d bytes of tensors, the file has %d bytes, %d short", ErrSafetensors, end, size, need-size)
+	}
+	return nil
 }
