@@ -78,6 +78,7 @@ func TestRefineSuperpixels(t *testing.T) {
 	rels := writeScenes(t, in, 0, 6)
 	c := testConfig()
 	c.Until = StageMasks
+	c.Refine = RefineNone
 	if _, err := runTest(t, in, out, c); err != nil {
 		t.Fatal(err)
 	}

@@ -87,7 +87,7 @@ func addTrainFlags(f *pflag.FlagSet, c *pipeline.Config) {
 	f.IntVar(&c.CropWidth, "crop-width", 0, fmt.Sprintf("segmentation network: training crop width in pixels (0: %d)", segnet.DefaultCropWidth))
 	f.Float64Var(&c.TrainMinConfidence, "train-min-confidence", 0, "segmentation network: ignore pseudo-label pixels whose confidence is below this")
 	f.BoolVar(&c.ConfWeight, "conf-weight", false, "segmentation network: weight each pixel's loss by its pseudo-label confidence")
-	f.StringVar(&c.Refine, "refine", defaults.Refine, "refined masks: none (per-pixel arg-max of the network), superpixels (its posteriors averaged over each SLIC superpixel: edges on the image's boundaries, full resolution) crf (a dense CRF, Krähenbühl and Koltun 2011, on its posteriors and the image's colours) or crf-superpixels (the CRF's marginals averaged per superpixel)")
+	f.StringVar(&c.Refine, "refine", defaults.Refine, "refined masks: superpixels (the network's posteriors averaged over each SLIC superpixel: edges on the image's boundaries, full resolution), none (its per-pixel arg-max, at a quarter of the resolution, resized), crf (a dense CRF, Krähenbühl and Koltun 2011, on its posteriors and the image's colours) or crf-superpixels (the CRF's marginals averaged per superpixel)")
 }
 
 // overlay returns base with the flags set on the command line applied on
