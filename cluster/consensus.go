@@ -2,9 +2,11 @@ package cluster
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 
 	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/mat"
 )
 
 const (
@@ -17,10 +19,11 @@ const (
 )
 
 // consensusInit fits consensusRestarts mixtures (k-means++ seeding, Lloyd,
-// EM) on one uniform sample of the fit rows and returns the most
-// reproducible one: the medoid of the restarts under the adjusted Rand
-// index of their hard partitions of the sample (see the package
-// documentation), for the EM over all rows to start from.
+// EM) on one uniform sample of the fit rows and returns one for the EM over
+// all rows to start from (see the package documentation): with
+// InitConsensus the most reproducible, the medoid of the restarts under the
+// adjusted Rand index of their hard partitions of the sample; with
+// InitEntropy the crispest, the least mean posterior entropy on the sample.
 func consensusInit(ctx context.Context, fx blas64.General, s Settings, rng *rand.Rand) (*GMM, bool, error) {
 	m := min(fx.Rows, max(consensusSampleRows, 50*s.K))
 	sub := fx
@@ -33,6 +36,7 @@ func consensusInit(ctx context.Context, fx blas64.General, s Settings, rng *rand
 	}
 	var models []*GMM
 	var labels [][]int
+	var entropy []float64
 	for range consensusRestarts {
 		init, ok, err := kmeansInit(ctx, sub, s, rng)
 		if err != nil {
@@ -48,13 +52,29 @@ func consensusInit(ctx context.Context, fx blas64.General, s Settings, rng *rand
 		if !ok {
 			continue
 		}
+		models = append(models, g)
+		if s.InitMethod == InitEntropy {
+			entropy = append(entropy, meanEntropy(g, sub, s.Workers))
+			continue
+		}
 		lab := make([]int, sub.Rows)
 		(&pass{x: sub, kr: g.kernel(), labels: lab, workers: s.Workers}).run()
-		models = append(models, g)
 		labels = append(labels, lab)
 	}
 	if len(models) == 0 {
 		return nil, false, nil
+	}
+	if s.InitMethod == InitEntropy {
+		best := 0
+		for i, e := range entropy {
+			if e < entropy[best] {
+				best = i
+			}
+		}
+		if s.Logger != nil {
+			s.Logger.Debug("gmm: crispest restart chosen", "restart", best, "restarts", len(models), "entropy", entropy[best])
+		}
+		return models[best], true, nil
 	}
 	best, bestScore := 0, -1.0
 	for i := range models {
@@ -73,6 +93,23 @@ func consensusInit(ctx context.Context, fx blas64.General, s Settings, rng *rand
 			"mean_ari", bestScore/float64(max(1, len(models)-1)))
 	}
 	return models[best], true, nil
+}
+
+// meanEntropy is the mean over the rows of x of the entropy of g's
+// posterior responsibilities, -Σ_k r_k log r_k (nats).
+func meanEntropy(g *GMM, x blas64.General, workers int) float64 {
+	var xd mat.Dense
+	xd.SetRawMatrix(x)
+	p := g.PredictProba(&xd, workers).RawMatrix()
+	var h float64
+	for i := range p.Rows {
+		for _, v := range p.Data[i*p.Stride : i*p.Stride+p.Cols] {
+			if v > 0 {
+				h -= v * math.Log(v)
+			}
+		}
+	}
+	return h / float64(max(1, p.Rows))
 }
 
 // AdjustedRand is the adjusted Rand index of two labelings with labels in

@@ -67,9 +67,12 @@ func fitRaw(ctx context.Context, fx blas64.General, s Settings, rng *rand.Rand, 
 		if init == nil {
 			var ok bool
 			var err error
-			if s.InitMethod == InitConsensus {
+			switch s.InitMethod {
+			case InitConsensus, InitEntropy:
 				init, ok, err = consensusInit(ctx, fx, s, rng)
-			} else {
+			case InitSplit:
+				init, ok, err = splitInit(ctx, fx, s, rng)
+			default:
 				init, ok, err = kmeansInit(ctx, fx, s, rng)
 			}
 			if err != nil {

@@ -313,7 +313,7 @@ func (r *runner) maskStage(ctx context.Context) error {
 	defer bar.done()
 	var todo []*item
 	for _, it := range items {
-		it.maskKey = key(masksVersion, maskParams{Refine: r.cfg.Refine}, r.trainKey, it.spKey)
+		it.maskKey = key(masksVersion, r.cfg.maskParams(), r.trainKey, it.spKey)
 		if _, ok := r.cache.lookup(StageMasks, it.file.Rel, it.maskKey); ok {
 			st.Cached++
 			bar.add(true)
@@ -345,7 +345,21 @@ func (r *runner) maskStage(ctx context.Context) error {
 // maskParams are the parameters that enter the masks key.
 type maskParams struct {
 	Refine string `json:"refine"`
+	// CRF is the version of the CRF refinement (its settings are
+	// pseudolabel's defaults), empty for the others.
+	CRF string `json:"crf,omitempty"`
 }
+
+func (c Config) maskParams() maskParams {
+	p := maskParams{Refine: c.Refine}
+	if c.Refine == RefineCRF || c.Refine == RefineCRFSuper {
+		p.CRF = crfVersion
+	}
+	return p
+}
+
+// crfVersion names the numerics of --refine crf: bump it when they change.
+var crfVersion = "crf/2 max_pixels=" + strconv.Itoa(pseudolabel.CRFMaxPixels)
 
 func (r *runner) predictMask(n *segnet.Net, it *item, k string) error {
 	img, err := LoadImage(it.file.Path, r.cfg.MaxPixels)
@@ -354,12 +368,19 @@ func (r *runner) predictMask(n *segnet.Net, it *item, k string) error {
 	}
 	var mask *image.Paletted
 	var conf *image.Gray
-	if r.cfg.Refine == RefineSuperpixels {
+	if r.cfg.Refine == RefineSuperpixels || r.cfg.Refine == RefineCRFSuper {
 		l, err := r.readLabelsOf(it.file.Rel, img)
 		if err != nil {
 			return err
 		}
-		mask, conf = superpixelMask(n, img, l)
+		if r.cfg.Refine == RefineCRFSuper {
+			post := pseudolabel.CRFRegions(img, n.Arch().Classes, n.PredictProba, pseudolabel.CRFSettings{}, l.Pix, l.N)
+			mask, conf = regionMask(post, n.Arch().Classes, l)
+		} else {
+			mask, conf = superpixelMask(n, img, l)
+		}
+	} else if r.cfg.Refine == RefineCRF {
+		mask, conf = pseudolabel.CRFMask(img, n.Arch().Classes, n.PredictProba, pseudolabel.CRFSettings{})
 	} else {
 		mask, conf = n.Predict(img)
 	}
@@ -379,8 +400,12 @@ func (r *runner) predictMask(n *segnet.Net, it *item, k string) error {
 // arg-max of the network's posteriors averaged over its pixels, and that
 // mean posterior as confidence.
 func superpixelMask(n *segnet.Net, img *image.NRGBA, l *superpixel.Labels) (*image.Paletted, *image.Gray) {
-	k := n.Arch().Classes
-	post := n.PredictRegions(img, l.Pix, l.N)
+	return regionMask(n.PredictRegions(img, l.Pix, l.N), n.Arch().Classes, l)
+}
+
+// regionMask gives each superpixel of l the arg-max of its k posteriors
+// post[i*k:][:k], and that posterior as confidence.
+func regionMask(post []float64, k int, l *superpixel.Labels) (*image.Paletted, *image.Gray) {
 	concepts := make([]int, l.N)
 	best := make([]float64, l.N)
 	for i := range l.N {

@@ -78,6 +78,7 @@ func TestRefineSuperpixels(t *testing.T) {
 	rels := writeScenes(t, in, 0, 6)
 	c := testConfig()
 	c.Until = StageMasks
+	c.Refine = RefineNone
 	if _, err := runTest(t, in, out, c); err != nil {
 		t.Fatal(err)
 	}
@@ -117,6 +118,47 @@ func TestRefineSuperpixels(t *testing.T) {
 			}
 			if m.Pix[i] != m.Pix[j] || conf.Pix[i] != conf.Pix[j] {
 				t.Fatalf("%s: superpixel %d has two concepts or confidences", rel, s)
+			}
+		}
+	}
+}
+
+// TestRefineCRF checks that --refine crf and crf-superpixels recompute only
+// the masks, and that crf-superpixels gives one concept per superpixel.
+func TestRefineCRF(t *testing.T) {
+	in, out := t.TempDir(), t.TempDir()
+	rels := writeScenes(t, in, 0, 4)
+	c := testConfig()
+	c.Until = StageMasks
+	if _, err := runTest(t, in, out, c); err != nil {
+		t.Fatal(err)
+	}
+	for _, refine := range []string{RefineCRF, RefineCRFSuper} {
+		c.Refine = refine
+		sum, err := runTest(t, in, out, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := stats(sum), "superpixels 0/4 features 0/4 cluster 0/1 pseudolabels 0/4 train 0/1 masks 4/0 overlays 4/0"; got != want {
+			t.Errorf("%s: %s, want %s", refine, got, want)
+		}
+	}
+	r := &runner{cache: &cache{out: out}, cfg: c.Defaults()}
+	for _, rel := range rels {
+		l, err := r.readLabels(rel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := r.readMask(maskPath(rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := make(map[int32]int)
+		for i, s := range l.Pix {
+			if j, ok := first[s]; !ok {
+				first[s] = i
+			} else if m.Pix[i] != m.Pix[j] {
+				t.Fatalf("%s: superpixel %d has two concepts", rel, s)
 			}
 		}
 	}

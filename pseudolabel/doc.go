@@ -12,6 +12,25 @@
 // posterior is below it Unassigned. Overlay blends an image with the
 // concept colours and draws superpixel boundaries; Legend draws the key.
 //
+// # Dense CRF
+//
+// DenseCRF refines per-pixel class probabilities with the fully connected
+// CRF of Krähenbühl and Koltun ("Efficient inference in fully connected
+// CRFs with Gaussian edge potentials", NeurIPS 2011): the energy
+//
+//	E(x) = Σ_i -log p_i(x_i) + Σ_{i<j} [x_i≠x_j] (w_1 k_1(i,j) + w_2 k_2(i,j)),
+//	k_1 = exp(-|p_i-p_j|²/2θ_α² - |I_i-I_j|²/2θ_β²),  k_2 = exp(-|p_i-p_j|²/2θ_γ²),
+//
+// (p positions, I RGB colours) is minimised approximately by mean field,
+// Q_i(l) ∝ exp(-U_i(l) + Σ_m w_m Σ_j k̃_m(i,j) Q_j(l)), each kernel k̃
+// evaluated on a permutohedral lattice (Adams, Baek and Davis,
+// Eurographics 2010) and normalised symmetrically, D^-½ K D^-½, as
+// pydensecrf does. The defaults are STEGO's (Hamilton et al., ICLR 2022):
+// 10 iterations, θ_γ = 1 px, w_2 = 3, θ_α = 67 px, θ_β = 3, w_1 = 4. CRFMask
+// runs it on the image scaled down to CRFMaxPixels pixels (kernel widths
+// scaled alike) and resizes the marginals back bilinearly before the
+// arg-max; CRFRegions averages them per superpixel instead.
+//
 // # Rectified pseudo-labels
 //
 // When a trained network is fine-tuned on its own predictions for new

@@ -55,7 +55,10 @@ func (n *Net) loadImage(img *image.NRGBA, h, w int, dst []float32) {
 // With a non-nil acc it writes no mask: it adds each pixel's softmax
 // probabilities to acc[region[pixel]*K:][:K] instead (region is row-major
 // over the output size).
-func (n *Net) predictImage(j int, s *scratch, mask *image.Paletted, conf *image.Gray, region []int32, acc []float64) {
+//
+// With a non-nil prob (and nil acc) it writes each pixel's softmax
+// probabilities to prob[(y*W+x)*K:][:K] instead.
+func (n *Net) predictImage(j int, s *scratch, mask *image.Paletted, conf *image.Gray, region []int32, acc []float64, prob []float32) {
 	for i := range n.convs {
 		n.convImage(i, j, false, s)
 	}
@@ -77,6 +80,10 @@ func (n *Net) predictImage(j int, s *scratch, mask *image.Paletted, conf *image.
 		}
 		if acc != nil {
 			accumulateRow(row, k, r.ow, region[oy*r.ow:][:r.ow], acc)
+			continue
+		}
+		if prob != nil {
+			probRow(row, k, r.ow, prob[oy*r.ow*k:][:r.ow*k])
 			continue
 		}
 		softmaxRow(row, k, r.ow, 0, r.ow, mask.Pix[oy*mask.Stride:][:r.ow], conf.Pix[oy*conf.Stride:][:r.ow])
@@ -106,6 +113,42 @@ func accumulateRow(z []float32, k, n int, region []int32, acc []float64) {
 	}
 }
 
+// probRow writes the softmax probabilities of the n pixels of logits z
+// [k, n] pixel-major into out [n, k].
+func probRow(z []float32, k, n int, out []float32) {
+	for x := range n {
+		best := z[x]
+		for c := 1; c < k; c++ {
+			best = max(best, z[c*n+x])
+		}
+		var se float64
+		o := out[x*k : (x+1)*k]
+		for c := range k {
+			e := math.Exp(float64(z[c*n+x] - best))
+			o[c] = float32(e)
+			se += e
+		}
+		inv := float32(1 / se)
+		for c := range o {
+			o[c] *= inv
+		}
+	}
+}
+
+// PredictProba runs img through the network as Predict does and returns
+// every pixel's softmax posteriors over the K concepts at img's size,
+// pixel-major: p[(y*W+x)*K+c]. Predict's mask is their per-pixel arg-max.
+// It panics on an empty image.
+func (n *Net) PredictProba(img *image.NRGBA) []float32 {
+	b := img.Bounds()
+	if b.Empty() {
+		panic("segnet: Predict on an empty image")
+	}
+	prob := make([]float32, b.Dx()*b.Dy()*n.arch.Classes)
+	n.predict([]*image.NRGBA{img}, 0, 0, nil, nil, nil, nil, prob)
+	return prob
+}
+
 // PredictRegions runs img through the network as Predict does and returns,
 // for each region of a partition of its pixels (region[y*W+x] in
 // [0, regions), row-major over img's bounds; typically SLIC superpixels),
@@ -130,7 +173,7 @@ func (n *Net) PredictRegions(img *image.NRGBA, region []int32, regions int) []fl
 	}
 	k := n.arch.Classes
 	acc := make([]float64, regions*k)
-	n.predict([]*image.NRGBA{img}, 0, 0, nil, nil, region, acc)
+	n.predict([]*image.NRGBA{img}, 0, 0, nil, nil, region, acc, nil)
 	cnt := make([]float64, regions)
 	for _, v := range region {
 		cnt[v]++
@@ -232,14 +275,14 @@ func (n *Net) PredictBatch(imgs []*image.NRGBA, h, w int) ([]*image.Paletted, []
 		masks[i] = image.NewPaletted(im.Bounds(), pal)
 		confs[i] = image.NewGray(im.Bounds())
 	}
-	n.predict(imgs, h, w, masks, confs, nil, nil)
+	n.predict(imgs, h, w, masks, confs, nil, nil, nil)
 	return masks, confs
 }
 
 // predict runs imgs (same size, non-empty) at network input h x w (0, 0:
 // InputSize) into masks and confs, or, for a single image with acc, adds
 // its posteriors to acc by region (see predictImage).
-func (n *Net) predict(imgs []*image.NRGBA, h, w int, masks []*image.Paletted, confs []*image.Gray, region []int32, acc []float64) {
+func (n *Net) predict(imgs []*image.NRGBA, h, w int, masks []*image.Paletted, confs []*image.Gray, region []int32, acc []float64, prob []float32) {
 	b0 := imgs[0].Bounds()
 	oh, ow := b0.Dy(), b0.Dx()
 	if h <= 0 || w <= 0 {
@@ -262,10 +305,10 @@ func (n *Net) predict(imgs []*image.NRGBA, h, w int, masks []*image.Paletted, co
 			img = imaging.Resize(img, w, h, imaging.Linear)
 		}
 		n.loadImage(img, h, w, n.input[i*3*h*w:(i+1)*3*h*w])
-		if acc != nil {
-			n.predictImage(i, &n.ws[w2], nil, nil, region, acc)
+		if acc != nil || prob != nil {
+			n.predictImage(i, &n.ws[w2], nil, nil, region, acc, prob)
 			return
 		}
-		n.predictImage(i, &n.ws[w2], masks[i], confs[i], nil, nil)
+		n.predictImage(i, &n.ws[w2], masks[i], confs[i], nil, nil, nil)
 	})
 }

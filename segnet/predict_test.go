@@ -288,3 +288,36 @@ func BenchmarkPredictRegions(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*len(data))/b.Elapsed().Seconds(), "img/s")
 }
+
+// PredictProba's per-pixel posteriors are PredictRegions' with one region
+// per pixel, and their arg-max is Predict's mask.
+func TestPredictProba(t *testing.T) {
+	data := synthetic(1, 30, 44, 6)
+	n := New(Arch{Classes: 3, Layers: []LayerSpec{{8, 2, 1}, {8, 1, 2}}}, rand.NewPCG(4, 3))
+	img := data[0].Image
+	w, h := 44, 30
+	px := make([]int32, w*h)
+	for i := range px {
+		px[i] = int32(i)
+	}
+	want := n.PredictRegions(img, px, w*h)
+	got := n.PredictProba(img)
+	m, _ := n.Predict(img)
+	if len(got) != len(want) {
+		t.Fatalf("%d probabilities, want %d", len(got), len(want))
+	}
+	for i := range px {
+		best := 0
+		for c := range 3 {
+			if d := float64(got[i*3+c]) - want[i*3+c]; math.Abs(d) > 1e-6 {
+				t.Fatalf("pixel %d class %d: %v, want %v", i, c, got[i*3+c], want[i*3+c])
+			}
+			if got[i*3+c] > got[i*3+best] {
+				best = c
+			}
+		}
+		if int(m.Pix[i]) != best {
+			t.Fatalf("pixel %d: arg-max %d, Predict %d", i, best, m.Pix[i])
+		}
+	}
+}

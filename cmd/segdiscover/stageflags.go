@@ -67,7 +67,7 @@ func addClusterFlags(f *pflag.FlagSet, c *pipeline.Config) {
 	f.Uint64Var(&c.Seed, "seed", defaults.Seed, "random seed of the GMM fit, the encoder and the network training")
 	f.IntVar(&c.MaxSamples, "max-samples", defaults.MaxSamples, "fit the GMM on a uniform sample of at most this many superpixels (all are assigned)")
 	f.IntVar(&c.NInit, "n-init", defaults.NInit, "GMM restarts; the best log-likelihood is kept")
-	f.StringVar(&c.Init, "init", defaults.Init, "GMM start: kmeans (one k-means++ run per restart) or consensus (the most reproducible of 10 restarts on a sample: nearly seed-independent, see README)")
+	f.StringVar(&c.Init, "init", defaults.Init, "GMM start: kmeans (one k-means++ run per restart), consensus (the most reproducible of 10 restarts on a sample: nearly seed-independent, see README), entropy (the crispest of those 10) or split (binary splitting along principal axes: no random choice)")
 	f.IntVar(&c.PCA, "pca", 0, "reduce the standardised features to this many dimensions before clustering (0: no PCA, 32 with --encoder vit; -1: no PCA)")
 }
 
@@ -87,7 +87,7 @@ func addTrainFlags(f *pflag.FlagSet, c *pipeline.Config) {
 	f.IntVar(&c.CropWidth, "crop-width", 0, fmt.Sprintf("segmentation network: training crop width in pixels (0: %d)", segnet.DefaultCropWidth))
 	f.Float64Var(&c.TrainMinConfidence, "train-min-confidence", 0, "segmentation network: ignore pseudo-label pixels whose confidence is below this")
 	f.BoolVar(&c.ConfWeight, "conf-weight", false, "segmentation network: weight each pixel's loss by its pseudo-label confidence")
-	f.StringVar(&c.Refine, "refine", defaults.Refine, "refined masks: none (per-pixel arg-max of the network) or superpixels (its posteriors averaged over each SLIC superpixel: edges on the image's boundaries, full resolution)")
+	f.StringVar(&c.Refine, "refine", defaults.Refine, "refined masks: superpixels (the network's posteriors averaged over each SLIC superpixel: edges on the image's boundaries, full resolution), none (its per-pixel arg-max, at a quarter of the resolution, resized), crf (a dense CRF, Krähenbühl and Koltun 2011, on its posteriors and the image's colours) or crf-superpixels (the CRF's marginals averaged per superpixel)")
 }
 
 // overlay returns base with the flags set on the command line applied on
