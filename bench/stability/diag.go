@@ -20,9 +20,9 @@ import (
 // criterion, if any, would pick the better fits without labels.
 func runDiag(z *mat.Dense, hist [][]int64, edges []cluster.Edge, s cluster.Settings, classes, s0, s1 int) {
 	type row struct {
-		seed                                    int
+		seed                                      int
 		miou, ll, bic, ent, coh, assort, bal, ari float64
-		sec                                     float64
+		sec                                       float64
 	}
 	var rows []row
 	var labs [][]int

@@ -182,7 +182,9 @@ func load(runDir, gtDir string) (*mat.Dense, [][]int64, []cluster.Edge, int) {
 		for p := range w {
 			keys = append(keys, p)
 		}
-		sort.Slice(keys, func(i, j int) bool { return keys[i][0] < keys[j][0] || keys[i][0] == keys[j][0] && keys[i][1] < keys[j][1] })
+		sort.Slice(keys, func(i, j int) bool {
+			return keys[i][0] < keys[j][0] || keys[i][0] == keys[j][0] && keys[i][1] < keys[j][1]
+		})
 		for _, p := range keys {
 			edges = append(edges, cluster.Edge{A: off + p[0], B: off + p[1], W: w[p]})
 		}
