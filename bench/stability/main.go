@@ -42,14 +42,27 @@ func main() {
 	nInit := flag.Int("n-init", 1, "restarts")
 	survey := flag.Int("survey", 0, "survey: fit this many restarts on samples of -m rows and print mIoU, likelihood and agreement")
 	m := flag.Int("m", 20000, "survey sample rows")
+	diag := flag.Bool("diag", false, "diagnostic: per seed, mIoU and label-free criteria (likelihood, BIC, entropy, spatial coherence, balance, agreement), and their rank correlation with mIoU")
 	flag.Parse()
 	var s0, s1 int
 	if _, err := fmt.Sscanf(*seeds, "%d-%d", &s0, &s1); err != nil {
 		log.Fatal(err)
 	}
-	z, hist, classes := load(*runDir, *gtDir)
+	z, hist, edges, classes := load(*runDir, *gtDir)
 	n, d := z.Dims()
-	fmt.Printf("rows %d dims %d classes %d\n", n, d, classes)
+	fmt.Printf("rows %d dims %d classes %d edges %d\n", n, d, classes, len(edges))
+	if *diag {
+		s := cluster.Settings{K: *k, NInit: *nInit, MaxSamples: 1_000_000}
+		if *init != "" {
+			m, err := cluster.ParseInitMethod(*init)
+			if err != nil {
+				log.Fatal(err)
+			}
+			s.InitMethod = m
+		}
+		runDiag(z, hist, edges, s, classes, s0, s1)
+		return
+	}
 	if *survey > 0 {
 		runSurvey(z, hist, *k, classes, *survey, *m)
 		return
@@ -86,8 +99,10 @@ func main() {
 
 // load returns the standardised features of every superpixel (as the
 // cluster stage computes them, default descriptor) and each superpixel's
-// ground-truth class histogram (last column: void).
-func load(runDir, gtDir string) (*mat.Dense, [][]int64, int) {
+// ground-truth class histogram (last column: void), and the neighbour
+// graph of the superpixels (4-connected pixel pairs across a superpixel
+// boundary, weighted by their number).
+func load(runDir, gtDir string) (*mat.Dense, [][]int64, []cluster.Edge, int) {
 	cf, err := os.Open(filepath.Join(filepath.Dir(filepath.Clean(gtDir)), "classes.txt"))
 	if err != nil {
 		log.Fatal(err)
@@ -102,6 +117,7 @@ func load(runDir, gtDir string) (*mat.Dense, [][]int64, int) {
 	sort.Strings(files)
 	var blocks []*mat.Dense
 	var hist [][]int64
+	var edges []cluster.Edge
 	for _, f := range files {
 		id := strings.TrimSuffix(filepath.Base(f), ".f32")
 		fh, err := os.Open(f)
@@ -145,6 +161,33 @@ func load(runDir, gtDir string) (*mat.Dense, [][]int64, int) {
 				h[l.Pix[y*l.Width+xx]][v]++
 			}
 		}
+		off := len(hist)
+		w := map[[2]int]float64{}
+		for y := range l.Height {
+			for xx := range l.Width {
+				a := int(l.Pix[y*l.Width+xx])
+				if xx+1 < l.Width {
+					if b := int(l.Pix[y*l.Width+xx+1]); b != a {
+						w[[2]int{min(a, b), max(a, b)}]++
+					}
+				}
+				if y+1 < l.Height {
+					if b := int(l.Pix[(y+1)*l.Width+xx]); b != a {
+						w[[2]int{min(a, b), max(a, b)}]++
+					}
+				}
+			}
+		}
+		keys := make([][2]int, 0, len(w))
+		for p := range w {
+			keys = append(keys, p)
+		}
+		sort.Slice(keys, func(i, j int) bool {
+			return keys[i][0] < keys[j][0] || keys[i][0] == keys[j][0] && keys[i][1] < keys[j][1]
+		})
+		for _, p := range keys {
+			edges = append(edges, cluster.Edge{A: off + p[0], B: off + p[1], W: w[p]})
+		}
 		blocks = append(blocks, x)
 		hist = append(hist, h...)
 	}
@@ -168,7 +211,7 @@ func load(runDir, gtDir string) (*mat.Dense, [][]int64, int) {
 	if !ok {
 		log.Fatal("normaliser")
 	}
-	return norm.Apply(all), hist, c
+	return norm.Apply(all), hist, edges, c
 }
 
 // miou is the Hungarian mIoU of superpixel labels against the histograms
