@@ -477,6 +477,11 @@ func (r *runner) addInputs(files []ImageFile) {
 // touching the output folder means that a command that cannot start
 // (missing or empty input folder) leaves nothing behind.
 func prepareFolders(inDir, outDir string) (out string, files []ImageFile, err error) {
+	for _, d := range []struct{ what, path string }{{"input folder", inDir}, {"output folder", outDir}} {
+		if err := checkLocalPath(d.what, d.path); err != nil {
+			return "", nil, err
+		}
+	}
 	in, err := filepath.Abs(inDir)
 	if err != nil {
 		return "", nil, err
@@ -493,4 +498,22 @@ func prepareFolders(inDir, outDir string) (out string, files []ImageFile, err er
 		return "", nil, err
 	}
 	return out, files, nil
+}
+
+// checkLocalPath refuses a folder given as a URL (s3://bucket, file:///x):
+// taken as a path it would quietly become a folder named "s3:" or "file:"
+// in the working directory.
+func checkLocalPath(what, p string) error {
+	scheme, _, ok := strings.Cut(p, "://")
+	if !ok || scheme == "" {
+		return nil
+	}
+	for i, c := range scheme {
+		letter := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+		if !letter && (i == 0 || !('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s %q is a URL (%s://); this build reads and writes local folders only "+
+		"(a shared NFS/Lustre mount works): give a path, or copy the data to one first", what, p, scheme)
 }
