@@ -51,15 +51,15 @@ func main() {
 	z, hist, edges, classes := load(*runDir, *gtDir)
 	n, d := z.Dims()
 	fmt.Printf("rows %d dims %d classes %d edges %d\n", n, d, classes, len(edges))
-	if *diag {
-		s := cluster.Settings{K: *k, NInit: *nInit, MaxSamples: 1_000_000}
-		if *init != "" {
-			m, err := cluster.ParseInitMethod(*init)
-			if err != nil {
-				log.Fatal(err)
-			}
-			s.InitMethod = m
+	s := cluster.Settings{K: *k, NInit: *nInit, MaxSamples: 1_000_000}
+	if *init != "" {
+		m, err := cluster.ParseInitMethod(*init)
+		if err != nil {
+			log.Fatal(err)
 		}
+		s.InitMethod = m
+	}
+	if *diag {
 		runDiag(z, hist, edges, s, classes, s0, s1)
 		return
 	}
@@ -69,14 +69,6 @@ func main() {
 	}
 	var ms []float64
 	for seed := s0; seed <= s1; seed++ {
-		s := cluster.Settings{K: *k, NInit: *nInit, MaxSamples: 1_000_000}
-		if *init != "" {
-			m, err := cluster.ParseInitMethod(*init)
-			if err != nil {
-				log.Fatal(err)
-			}
-			s.InitMethod = m
-		}
 		t0 := time.Now()
 		g, info, ok, err := cluster.FitContext(context.Background(), z, s, rand.NewPCG(uint64(seed), 0x5e9d15c0))
 		if err != nil || !ok {
