@@ -1,15 +1,12 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"log"
 	"math"
-	"math/rand/v2"
 	"sort"
-	"time"
 
 	"gonum.org/v1/gonum/mat"
+	"gonum.org/v1/gonum/stat"
 
 	"github.com/segdiscover/segdiscover/cluster"
 )
@@ -28,12 +25,7 @@ func runDiag(z *mat.Dense, hist [][]int64, edges []cluster.Edge, s cluster.Setti
 	var labs [][]int
 	k := s.K
 	for seed := s0; seed <= s1; seed++ {
-		t0 := time.Now()
-		g, _, ok, err := cluster.FitContext(context.Background(), z, s, rand.NewPCG(uint64(seed), 0x5e9d15c0))
-		if err != nil || !ok {
-			log.Fatalf("seed %d: fit failed: %v", seed, err)
-		}
-		sec := time.Since(t0).Seconds()
+		g, _, sec := fitSeed(z, s, seed)
 		lab := g.Predict(z, 0)
 		p := g.PredictProba(z, 0).RawMatrix()
 		var h float64
@@ -105,23 +97,10 @@ func runDiag(z *mat.Dense, hist [][]int64, edges []cluster.Edge, s cluster.Setti
 	fmt.Printf("  mIoU over fits: min %.4f median %.4f max %.4f\n", sm[0], sm[len(sm)/2], sm[len(sm)-1])
 }
 
-// spearman is the rank correlation of a and b (average ranks for ties).
+// spearman is the rank correlation of a and b (average ranks for ties):
+// Pearson's correlation of the ranks.
 func spearman(a, b []float64) float64 {
-	ra, rb := ranks(a), ranks(b)
-	var ma, mb float64
-	for i := range ra {
-		ma += ra[i]
-		mb += rb[i]
-	}
-	ma /= float64(len(ra))
-	mb /= float64(len(rb))
-	var sab, saa, sbb float64
-	for i := range ra {
-		sab += (ra[i] - ma) * (rb[i] - mb)
-		saa += (ra[i] - ma) * (ra[i] - ma)
-		sbb += (rb[i] - mb) * (rb[i] - mb)
-	}
-	return sab / math.Sqrt(saa*sbb)
+	return stat.Correlation(ranks(a), ranks(b), nil)
 }
 
 func ranks(v []float64) []float64 {

@@ -69,12 +69,7 @@ func main() {
 	}
 	var ms []float64
 	for seed := s0; seed <= s1; seed++ {
-		t0 := time.Now()
-		g, info, ok, err := cluster.FitContext(context.Background(), z, s, rand.NewPCG(uint64(seed), 0x5e9d15c0))
-		if err != nil || !ok {
-			log.Fatalf("seed %d: fit failed: %v", seed, err)
-		}
-		sec := time.Since(t0).Seconds()
+		g, info, sec := fitSeed(z, s, seed)
 		labels := g.Predict(z, 0)
 		m := miou(labels, hist, *k, classes)
 		ms = append(ms, m)
@@ -253,4 +248,16 @@ func runSurvey(z *mat.Dense, hist [][]int64, k, c, r, m int) {
 		}
 		fmt.Printf("restart %2d  mIoU %.4f  lb %.4f  meanARI %.4f\n", i, mi[i], lb[i], a/float64(r-1))
 	}
+}
+
+// fitSeed fits the mixture with the pipeline's random stream for seed and
+// returns it with its fit report and wall seconds; a failed fit ends the
+// benchmark.
+func fitSeed(z *mat.Dense, s cluster.Settings, seed int) (*cluster.GMM, cluster.FitInfo, float64) {
+	t0 := time.Now()
+	g, info, ok, err := cluster.FitContext(context.Background(), z, s, rand.NewPCG(uint64(seed), 0x5e9d15c0))
+	if err != nil || !ok {
+		log.Fatalf("seed %d: fit failed: %v", seed, err)
+	}
+	return g, info, time.Since(t0).Seconds()
 }
