@@ -28,6 +28,10 @@ import (
 
 // shardStages runs the two phases of a shard.
 func (r *runner) shardStages(ctx context.Context) error {
+	// Before anything is written: a masks phase with another N than fit's.
+	if err := r.otherCountCurrent(); err != nil {
+		return err
+	}
 	if err := r.perImage(ctx); err != nil || ctx.Err() != nil {
 		return err
 	}
@@ -103,9 +107,6 @@ func (r *runner) adoptGlobal() (bool, string, error) {
 	if err := a.cover(r.listed); err != nil {
 		var inc *IncompleteError
 		if !errors.As(err, &inc) {
-			return false, "", err
-		}
-		if err := r.otherCountCurrent(); err != nil {
 			return false, "", err
 		}
 		return false, "not every shard has finished the images phase", nil
