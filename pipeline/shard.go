@@ -76,7 +76,9 @@ var ErrNoShardEnv = errors.New("no shard index in the environment: SLURM_ARRAY_T
 //   - Slurm job arrays: SLURM_ARRAY_TASK_ID, minus SLURM_ARRAY_TASK_MIN
 //     (so that --array=1-4 and --array=0-3 both give shards 0..3), of
 //     SLURM_ARRAY_TASK_COUNT shards, or SLURM_ARRAY_TASK_MAX-MIN+1 when
-//     the count is not set. An array with a step (--array=0-15:4) is
+//     the count is not set. When count is given and the array is smaller
+//     (some tasks resubmitted: --array=1,3), the ids are taken as the
+//     0-based shard indexes. An array with a step (--array=0-15:4) is
 //     refused: its ids do not number the shards.
 //   - Kubernetes Indexed Jobs: JOB_COMPLETION_INDEX (0-based), of count
 //     shards (the Job's completions, which Kubernetes does not put in
@@ -124,13 +126,16 @@ func ShardFromEnv(getenv func(string) (string, bool), count int) (Shard, string,
 		if !haveCount && haveMin && haveMax {
 			n, haveCount = hi-lo+1, true
 		}
-		if !haveCount {
-			if count == 0 {
-				return Shard{}, "", fmt.Errorf("SLURM_ARRAY_TASK_ID=%d but neither SLURM_ARRAY_TASK_COUNT nor SLURM_ARRAY_TASK_MIN/MAX is set: give --shard-count", id)
-			}
-			n = count
-		}
-		if count != 0 && count != n {
+		switch {
+		case !haveCount && count == 0:
+			return Shard{}, "", fmt.Errorf("SLURM_ARRAY_TASK_ID=%d but neither SLURM_ARRAY_TASK_COUNT nor SLURM_ARRAY_TASK_MIN/MAX is set: give --shard-count", id)
+		case count == 0 || n == count:
+			// The whole array: its ids, from MIN, number the shards.
+		case !haveCount || n < count:
+			// A part of the shards, e.g. one task resubmitted
+			// (--array=2): the ids are the 0-based shard indexes.
+			n, lo = count, 0
+		default:
 			return Shard{}, "", fmt.Errorf("--shard-count %d, but the Slurm array has %d tasks", count, n)
 		}
 		s := Shard{Index: id - lo, Count: n}
