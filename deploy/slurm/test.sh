@@ -152,6 +152,8 @@ grep -E '^  superpixels' "$LOG_DIR/again-${again}_$victim.out" | sed 's/^/  resu
 cached=$(grep -E '^  superpixels' "$LOG_DIR/again-${again}_$victim.out" | sed -E 's/.* ([0-9]+) cached.*/\1/')
 [ "$cached" -ge 1 ] || fail "the resubmitted shard reused nothing of the killed one's work"
 # Nothing outside the victim's images was written after the marker.
+declare -A is_mine
+for rel in "${mine[@]}"; do is_mine[$rel]=1; done
 while read -r p; do
   rel=${p#"$out"/}
   case $rel in
@@ -162,7 +164,7 @@ while read -r p; do
   rel=${rel%.json}
   rel=${rel%.png}
   rel=${rel%.f32}
-  printf '%s\n' "${mine[@]}" | grep -qxF "$rel" || fail "$p was written by the resubmission but is not shard $victim's"
+  [ -n "${is_mine[$rel]:-}" ] || fail "$p was written by the resubmission but is not shard $victim's"
 done < <(find "$out" -type f -newer "$work/marker")
 echo "  after the resubmission: only shard $victim's files are newer than the kill (find -newer)"
 f=$(sbatch --parsable -c "$cpus" -o "$LOG_DIR/kfit-%j.out" "$repo/deploy/slurm/segdiscover.sbatch" fit "$out")
