@@ -345,3 +345,52 @@ func TestShardedRunEqualsSingleProcess(t *testing.T) {
 	}
 	sameFiles(t, snapshot(t, out), snapshot(t, whole))
 }
+
+// TestShardedRunLearnedEncoder: with a learned encoder the features are made
+// by fit, after the encoder; the sharded run still equals a single-process
+// one.
+func TestShardedRunLearnedEncoder(t *testing.T) {
+	in, whole, out := t.TempDir(), t.TempDir(), t.TempDir()
+	writeScenes(t, in, 0, 8)
+	c := testConfig()
+	c.Encoder, c.EncoderEpochs, c.PatchSample, c.Hidden = "sae-sigmoid", 2, 300, 8
+	if _, err := runTest(t, in, whole, c); err != nil {
+		t.Fatal(err)
+	}
+	for phase := range 2 {
+		for i := range 2 {
+			sum, err := runShardTest(t, in, out, c, Shard{i, 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st := sum.stageStats(StageFeatures); phase == 0 && (st.Ran || st.Computed != 0) {
+				t.Errorf("shard %d computed learned features before the encoder: %+v", i, st)
+			}
+		}
+		if phase == 0 {
+			sum, err := fitTest(t, out, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st := sum.stageStats(StageFeatures); st.Computed != 8 {
+				t.Errorf("fit computed %d learned features, want 8", st.Computed)
+			}
+		}
+	}
+	rep, err := Status(out, 0)
+	if err != nil || !rep.Complete {
+		t.Fatalf("status: %+v, %v; want complete", rep, err)
+	}
+	got, want := snapshot(t, out), snapshot(t, whole)
+	for name := range got {
+		if strings.HasPrefix(name, "report/") || name == "errors.json" {
+			delete(got, name)
+		}
+	}
+	for name := range want {
+		if strings.HasPrefix(name, "report/") || name == "errors.json" {
+			delete(want, name)
+		}
+	}
+	sameFiles(t, got, want)
+}
