@@ -94,6 +94,20 @@
 // Two runs on one OUT_DIR are excluded by an flock on OUT_DIR/.lock (lock.go),
 // released by the kernel when its holder dies, so a stale lock never blocks.
 //
+// # Sharded runs
+//
+// With Options.Shard, Run does the per-image work of the images whose
+// ShardOf(<rel>, N) is the shard's index (FNV-1a 64 of <rel> mod N) and
+// writes a shard record of the keys it computed (shard_record.go); Fit puts
+// the records of every shard together, checks that they cover IN_DIR, and
+// runs the global stages over the same items in the same order as an
+// unsharded run, so with the same keys (keys.go) and results. The same
+// sharded Run after Fit recomputes the global keys from the records and
+// makes the shard's masks and overlays (shard_run.go). Locks: OUT_DIR/.lock
+// exclusive for an unsharded run, shared by the commands of a sharded one,
+// which take per-shard and per-global-stage locks under OUT_DIR/.locks
+// (lock.go). Status reports progress from the records and manifests alone.
+//
 // # Who owns what
 //
 //   - pipeline owns OUT_DIR: the cache, the lock, run.json, errors.json and

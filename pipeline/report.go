@@ -102,10 +102,18 @@ func (s *Summary) WriteSummary(w io.Writer) {
 	if s.Interrupted {
 		status = "interrupted (rerun the same command to resume)"
 	}
-	fmt.Fprintf(w, "%s: %d images from %s, %d failed, in %s\n", status, s.Images, s.InDir, failed, s.Wall.Round(time.Millisecond))
+	shard := ""
+	if s.Shard != "" {
+		shard = " (shard " + s.Shard + ")"
+	}
+	fmt.Fprintf(w, "%s: %d images%s from %s, %d failed, in %s\n", status, s.Images, shard, s.InDir, failed, s.Wall.Round(time.Millisecond))
 	for _, st := range s.Stages {
 		if !st.Ran {
-			fmt.Fprintf(w, "  %-13s not run (--until)\n", st.Name)
+			why := "--until"
+			if st.Note != "" {
+				why = st.Note
+			}
+			fmt.Fprintf(w, "  %-13s not run (%s)\n", st.Name, why)
 			continue
 		}
 		line := fmt.Sprintf("  %-13s %d computed, %d cached", st.Name, st.Computed, st.Cached)
@@ -162,6 +170,9 @@ func (s *Summary) WriteSummary(w io.Writer) {
 		}
 	}
 	fmt.Fprintf(w, "outputs in %s: %s\n", s.OutDir, strings.Join(have, " "))
+	if s.Next != "" {
+		fmt.Fprintln(w, s.Next)
+	}
 }
 
 // readSmallFile reads a small metadata file (run.json, a config).

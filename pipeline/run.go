@@ -28,6 +28,9 @@ type Options struct {
 	InDir  string // input images
 	OutDir string // outputs, cache and lock
 	Config Config
+	// Shard, when set, makes the run do only shard Shard.Index of
+	// Shard.Count of the per-image work (see RunShard's doc in shard_run.go).
+	Shard Shard
 
 	Logger      *slog.Logger  // nil: discard
 	Progress    ProgressMode  // bars, log lines or nothing
@@ -61,6 +64,11 @@ type Summary struct {
 	Concepts      int // K of the mixture; 0 if the cluster stage did not run
 	Wall          time.Duration
 	Interrupted   bool
+	// Shard is the shard a sharded run did ("" unsharded), and Next, when
+	// not empty, says where the run stopped and what comes next (a sharded
+	// run stops before every global stage).
+	Shard string
+	Next  string
 }
 
 // stageStats returns the stats of stage name.
@@ -116,13 +124,18 @@ func (r *runner) finish(c *counter, bar stageProgress, stage string, it *item, t
 
 // runner holds the state of one run.
 type runner struct {
-	o     Options
-	cfg   Config // with defaults
-	log   *slog.Logger
-	cache *cache
-	prog  progress
-	sum   *Summary
-	items []*item
+	o      Options
+	cfg    Config // with defaults
+	log    *slog.Logger
+	cache  *cache
+	prog   progress
+	sum    *Summary
+	items  []*item
+	mode   runMode
+	shard  Shard
+	relOf  map[string]string // input path -> rel, for the shard records
+	listed []ImageFile       // every input listed, whatever the shard
+	locks  lockSet
 
 	failMu   sync.Mutex
 	failures []*FileError
@@ -148,6 +161,23 @@ type runner struct {
 // and written, and Run returns an error wrapping ctx.Err(); a later run
 // resumes. Another run holding OUT_DIR makes Run fail with ErrLocked.
 func Run(ctx context.Context, o Options) (*Summary, error) {
+	if o.Shard.Sharded() {
+		return run(ctx, o, modeShard)
+	}
+	return run(ctx, o, modeWhole)
+}
+
+// runMode is what a run does: everything (a single-process run), one
+// shard's per-image work, or the global stages of a sharded run (fit).
+type runMode int
+
+const (
+	modeWhole runMode = iota
+	modeShard
+	modeFit
+)
+
+func run(ctx context.Context, o Options, mode runMode) (*Summary, error) {
 	start := time.Now()
 	if err := o.Config.CheckValues(); err != nil {
 		return nil, err
@@ -155,6 +185,11 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	cfg := o.Config.Defaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if mode == modeShard {
+		if err := o.Shard.Check(); err != nil {
+			return nil, fmt.Errorf("shard %s: %w", o.Shard, err)
+		}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -169,19 +204,41 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, fmt.Errorf("output folder: %w", err)
 	}
-	lock, err := lockDir(out)
-	if err != nil {
-		return nil, err
+	r := &runner{
+		o: o, cfg: cfg, log: o.Logger, cache: newCache(out), mode: mode, shard: o.Shard,
+		sum: &Summary{InDir: o.InDir, OutDir: o.OutDir}, listed: files,
 	}
-	defer lock.unlock()
-	if err := removeTempFiles(out); err != nil {
-		return nil, fmt.Errorf("clean temporary files: %w", err)
+	if mode == modeShard {
+		r.sum.Shard = o.Shard.String()
+	}
+	defer r.locks.unlock()
+	switch mode {
+	case modeWhole:
+		if err := r.locks.take(filepath.Join(out, ".lock"), true); err != nil {
+			return nil, err
+		}
+		// Only a run holding the whole folder may remove temporary
+		// files: under a sharded run they may be another shard's, being
+		// written.
+		if err := removeTempFiles(out); err != nil {
+			return nil, fmt.Errorf("clean temporary files: %w", err)
+		}
+	case modeShard:
+		if err := r.locks.take(filepath.Join(out, ".lock"), false); err != nil {
+			return nil, err
+		}
+		if err := r.locks.take(filepath.Join(out, locksDir, fmt.Sprintf("shard-%d-of-%d", o.Shard.Index, o.Shard.Count)), true); err != nil {
+			return nil, err
+		}
+	case modeFit:
+		if err := r.locks.take(filepath.Join(out, ".lock"), false); err != nil {
+			return nil, err
+		}
+		if err := r.locks.lockGlobal(out, true); err != nil {
+			return nil, err
+		}
 	}
 
-	r := &runner{
-		o: o, cfg: cfg, log: o.Logger, cache: newCache(out),
-		sum: &Summary{InDir: o.InDir, OutDir: o.OutDir},
-	}
 	spec, _ := parseEncoder(cfg.Encoder)
 	for _, s := range Stages {
 		if s == StageEncoder && !spec.learned {
@@ -190,31 +247,58 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		r.sum.Stages = append(r.sum.Stages, &StageStats{Name: s, Ran: cfg.runs(s)})
 	}
 
-	if spec.vit && cfg.runs(StageFeatures) {
+	if spec.vit && cfg.runs(StageFeatures) && mode != modeFit {
 		// A bad checkpoint fails the run before any image is touched.
 		if r.vit, err = LoadViT(cfg.Weights); err != nil {
 			return nil, err
 		}
 		r.log.Info("vit: "+r.vit.Model.Arch.String(), "weights", cfg.Weights, "sha256", r.vit.Key[:16])
 	}
-	r.addInputs(files)
-	if err := writeRunJSON(out, r.runRecord(start, false)); err != nil {
-		return nil, err
+	switch mode {
+	case modeFit:
+		if err := r.assembleInputs(files); err != nil {
+			return nil, err
+		}
+	case modeShard:
+		mine := files[:0:0]
+		for _, f := range files {
+			if ShardOf(f.Rel, o.Shard.Count) == o.Shard.Index {
+				mine = append(mine, f)
+			}
+		}
+		r.addInputs(mine)
+		r.log.Info("shard", "shard", o.Shard.String(), "images", len(mine), "of", len(files))
+	default:
+		r.addInputs(files)
+	}
+	// run.json describes the whole run: the shards, running side by
+	// side, leave it to fit.
+	if mode != modeShard {
+		if err := writeRunJSON(out, r.runRecord(start, false)); err != nil {
+			return nil, err
+		}
 	}
 	r.log.Debug("run", "images", r.sum.Images, "workers", cfg.Workers, "out", out)
 
 	r.prog = newProgress(ctx, o.Progress, o.ProgressOut, r.log, o.LogInterval)
-	err = r.stages(ctx)
+	switch mode {
+	case modeShard:
+		err = r.shardStages(ctx)
+	default:
+		err = r.stages(ctx)
+	}
 	r.prog.wait()
 
 	r.sum.Wall = time.Since(start)
 	r.sum.Failures = r.failures
 	r.sum.Interrupted = ctx.Err() != nil
-	if werr := writeErrorsJSON(out, r.failures); werr != nil && err == nil {
-		err = werr
-	}
-	if werr := writeRunJSON(out, r.runRecord(start, err == nil && ctx.Err() == nil)); werr != nil && err == nil {
-		err = werr
+	if mode != modeShard {
+		if werr := writeErrorsJSON(out, r.failures); werr != nil && err == nil {
+			err = werr
+		}
+		if werr := writeRunJSON(out, r.runRecord(start, mode == modeWhole && err == nil && ctx.Err() == nil)); werr != nil && err == nil {
+			err = werr
+		}
 	}
 	if errors.Is(err, errNoOK) {
 		if hint := sameCauseHint(r.failures); hint != "" {
@@ -236,8 +320,12 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 // stages runs the stages in order, stopping after cfg.Until or at the first
 // error that is not confined to one input.
 func (r *runner) stages(ctx context.Context) error {
-	if err := r.perImage(ctx); err != nil || ctx.Err() != nil {
-		return err
+	if r.mode != modeFit {
+		// fit's items come with their superpixels and features from the
+		// shards' records.
+		if err := r.perImage(ctx); err != nil || ctx.Err() != nil {
+			return err
+		}
 	}
 	if r.cfg.runs(StageEncoder) {
 		st := r.sum.stageStats(StageEncoder)
@@ -274,6 +362,10 @@ func (r *runner) stages(ctx context.Context) error {
 		if err != nil || ctx.Err() != nil {
 			return err
 		}
+	}
+	if r.mode == modeFit {
+		r.sum.Next = "global stages done; next: the masks phase, `segdiscover run IN_DIR -o OUT_DIR --shard I/N` again for every shard"
+		return nil
 	}
 	if r.cfg.runs(StageMasks) {
 		if err := r.maskStage(ctx); err != nil || ctx.Err() != nil {
@@ -461,7 +553,9 @@ func listInputs(dir string) ([]ImageFile, error) {
 // addInputs makes files the run's items; unreadable entries (loops, name
 // collisions) become failures of the "input" stage.
 func (r *runner) addInputs(files []ImageFile) {
+	r.relOf = make(map[string]string, len(files))
 	for _, f := range files {
+		r.relOf[f.Path] = f.Rel
 		if f.Err != nil {
 			r.fail(&FileError{Path: f.Path, Stage: "input", Err: f.Err})
 			continue

@@ -117,7 +117,7 @@ func snapshot(t testing.TB, out string) map[string][]byte {
 		rel, _ := filepath.Rel(out, p)
 		rel = filepath.ToSlash(rel)
 		if d.IsDir() {
-			if rel == ".cache" || rel == "report" {
+			if rel == ".cache" || rel == ".locks" || rel == "report" {
 				return filepath.SkipDir
 			}
 			return nil

@@ -127,11 +127,7 @@ func (r *runner) encoderStage(ctx context.Context, st *StageStats) error {
 		return r.swavStage(ctx, st, items)
 	}
 	ep := r.cfg.encoderParams()
-	inputs := make([]string, len(items))
-	for i, it := range items {
-		inputs[i] = it.file.Rel + "\x00" + it.spKey
-	}
-	r.encoderKey = key(encoderVersion, ep, inputs...)
+	r.encoderKey = r.encoderKeyOf(items)
 	if _, ok := r.cache.lookup(StageEncoder, encoderItem, r.encoderKey); ok {
 		st.Cached = 1
 		st.Note = "encoder reused"
@@ -216,7 +212,6 @@ func (r *runner) learnedFeatures(ctx context.Context) error {
 			encs <- r.swav.Clone()
 		}
 	}
-	fp := r.cfg.featureParams()
 	fs := r.cfg.featureSettings()
 	patch := r.cfg.encoderParams().Patch
 	var c counter
@@ -225,7 +220,7 @@ func (r *runner) learnedFeatures(ctx context.Context) error {
 	r.forEach(ctx, func(it *item) {
 		t0 := time.Now()
 		defer func() { c.busy.Add(int64(time.Since(t0))) }()
-		it.featKey = key(featuresVersion, fp, it.spKey, r.encoderKey)
+		it.featKey = r.learnedFeatKey(it)
 		if _, ok := r.cache.lookup(StageFeatures, it.file.Rel, it.featKey); ok {
 			c.cached.Add(1)
 			bar.add(true)

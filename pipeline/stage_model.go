@@ -78,11 +78,7 @@ func (r *runner) clusterStage(ctx context.Context, st *StageStats) error {
 	if len(items) == 0 {
 		return errNoOK
 	}
-	inputs := make([]string, len(items))
-	for i, it := range items {
-		inputs[i] = it.file.Rel + "\x00" + it.featKey
-	}
-	r.clusterKey = key(clusterVersion, r.cfg.clusterParams(), inputs...)
+	r.clusterKey = r.clusterKeyOf(items)
 	if m, ok := r.cache.lookup(StageCluster, modelItem, r.clusterKey); ok {
 		st.Cached = 1
 		r.sum.Concepts = extraInt(m.Extra, "k")
@@ -337,7 +333,7 @@ func (r *runner) pseudolabelStage(ctx context.Context) error {
 	pp := pseudolabelParams{MinConfidence: r.cfg.MinConfidence}
 	var todo []*item
 	for _, it := range items {
-		it.plKey = key(pseudolabelsVersion, pp, r.clusterKey, it.featKey)
+		it.plKey = r.plKeyOf(it)
 		if _, ok := r.cache.lookup(StagePseudolabels, it.file.Rel, it.plKey); !ok {
 			todo = append(todo, it)
 		}
@@ -441,6 +437,10 @@ func (r *runner) removeStale() error {
 		if err := os.RemoveAll(filepath.Join(r.cache.dir, st)); err != nil {
 			return fmt.Errorf("remove stale cache records: %w", err)
 		}
+	}
+	// The masks records of the shards vouch for masks just removed.
+	if err := removeShardRecords(r.cache.out, PhaseMasks); err != nil {
+		return fmt.Errorf("remove stale shard records: %w", err)
 	}
 	r.log.Warn("cluster: concepts refitted; removed the pseudo-labels, network, masks and overlays of the old concepts")
 	return nil

@@ -84,15 +84,8 @@ func (r *runner) trainStage(ctx context.Context, st *StageStats) error {
 	if len(items) == 0 {
 		return errNoOK
 	}
-	tp := r.cfg.trainParams()
-	if tp.Epochs == 0 {
-		tp.Epochs = defaultEpochs(len(items), tp.Batch)
-	}
-	inputs := make([]string, len(items))
-	for i, it := range items {
-		inputs[i] = it.file.Rel + "\x00" + it.plKey
-	}
-	r.trainKey = key(trainVersion, tp, append(inputs, r.clusterKey)...)
+	var tp trainParams
+	r.trainKey, tp = r.trainKeyOf(items)
 	if _, ok := r.cache.lookup(StageTrain, trainItem, r.trainKey); ok {
 		st.Cached = 1
 		st.Note = "network reused"
@@ -313,7 +306,7 @@ func (r *runner) maskStage(ctx context.Context) error {
 	defer bar.done()
 	var todo []*item
 	for _, it := range items {
-		it.maskKey = key(masksVersion, r.cfg.maskParams(), r.trainKey, it.spKey)
+		it.maskKey = r.maskKeyOf(it)
 		if _, ok := r.cache.lookup(StageMasks, it.file.Rel, it.maskKey); ok {
 			st.Cached++
 			bar.add(true)

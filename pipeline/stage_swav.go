@@ -74,11 +74,7 @@ func (r *runner) swavCheckpointPath() string {
 // for bit. It leaves the encoder, as read back from disk, in r.swav.
 func (r *runner) swavStage(ctx context.Context, st *StageStats, items []*item) error {
 	sp := r.cfg.swavParams()
-	inputs := make([]string, len(items))
-	for i, it := range items {
-		inputs[i] = it.file.Rel + "\x00" + it.spKey
-	}
-	r.encoderKey = key(swavVersion, sp, inputs...)
+	r.encoderKey = r.encoderKeyOf(items)
 	if _, ok := r.cache.lookup(StageEncoder, encoderItem, r.encoderKey); ok {
 		st.Cached = 1
 		st.Note = "encoder reused"

@@ -9,6 +9,8 @@
 //	1   the command failed (nothing or not everything could be done)
 //	2   usage error (bad flags or arguments)
 //	3   finished, but some input files failed (listed in errors.json)
+//	4   a sharded run is not complete: fit found shards missing (and
+//	    wrote nothing), or status found work left to do
 //	130 interrupted (SIGINT or SIGTERM); completed work is kept
 package main
 

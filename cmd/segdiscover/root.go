@@ -21,6 +21,7 @@ const (
 	exitFailure     = 1
 	exitUsage       = 2
 	exitPartial     = 3
+	exitIncomplete  = 4 // fit, status: shards or stages not done
 	exitInterrupted = 130
 )
 
@@ -85,7 +86,8 @@ a Gaussian mixture over every superpixel of the dataset (the "concepts"),
 pseudo-label masks, and a small segmentation network trained on them.
 
 Exit codes: 0 success, 1 failure, 2 usage error, 3 some inputs failed
-(see OUT_DIR/errors.json), 130 interrupted.`,
+(see OUT_DIR/errors.json), 4 a sharded run is not complete (fit, status),
+130 interrupted.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
@@ -113,6 +115,8 @@ Exit codes: 0 success, 1 failure, 2 usage error, 3 some inputs failed
 		newPredictCommand(gopts),
 		newReportCommand(gopts),
 		newExportCommand(gopts),
+		newFitCommand(gopts),
+		newStatusCommand(gopts),
 	)
 	return root
 }
@@ -185,6 +189,8 @@ func exitCode(ctx context.Context, err error) int {
 		return exitUsage
 	case errors.As(err, &partial):
 		return exitPartial
+	case errors.Is(err, pipeline.ErrIncomplete):
+		return exitIncomplete
 	default:
 		// cobra reports unknown commands and flags without a typed error.
 		if isCobraUsage(err) {

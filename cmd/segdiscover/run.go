@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -15,6 +16,8 @@ type runOptions struct {
 	Output     string
 	ConfigFile string
 	Config     pipeline.Config
+	Shard      string // "I/N", or "env"
+	ShardCount int
 	flags      *pflag.FlagSet // the command's, to tell which flags were given
 }
 
@@ -32,6 +35,8 @@ func bindRunFlags(f *pflag.FlagSet, c *pipeline.Config) {
 func (o *runOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVarP(&o.Output, "output", "o", "", "output folder (created if needed)")
 	f.StringVar(&o.ConfigFile, "config", "", "JSON file of settings, keyed by flag name (e.g. {\"concepts\": \"8\", \"segments\": 400}); flags given on the command line win")
+	f.StringVar(&o.Shard, "shard", "", "run only shard I/N of the per-image work (I from 0 to N-1; images assigned by a hash of their name), or env: the shard of a Slurm array task (SLURM_ARRAY_TASK_ID) or of a Kubernetes Indexed Job (JOB_COMPLETION_INDEX, with --shard-count); see README.md, \"Cluster runs\"")
+	f.IntVar(&o.ShardCount, "shard-count", 0, "with --shard env (implied): the number of shards N, required for a Kubernetes Indexed Job (its completions), checked against a Slurm array's size")
 	bindRunFlags(f, &o.Config)
 }
 
@@ -76,5 +81,35 @@ func runRun(ctx context.Context, gopts *globalOptions, opts runOptions, args []s
 	if err := requireOutput(opts.Output); err != nil {
 		return err
 	}
+	shard, err := resolveShard(opts.Shard, opts.ShardCount, os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	if shard.Sharded() {
+		return runShard(ctx, gopts, args[0], opts.Output, opts.Config, shard)
+	}
 	return runPipeline(ctx, gopts, args[0], opts.Output, opts.Config)
+}
+
+// resolveShard returns the shard --shard and --shard-count select: none,
+// I/N as given, or the array task's from the environment (getenv).
+func resolveShard(spec string, count int, getenv func(string) (string, bool)) (pipeline.Shard, error) {
+	if spec == "" && count == 0 {
+		return pipeline.Shard{}, nil
+	}
+	if spec == "" || spec == "env" {
+		s, _, err := pipeline.ShardFromEnv(getenv, count)
+		if err != nil {
+			return s, usagef("--shard env: %v", err)
+		}
+		return s, nil
+	}
+	s, err := pipeline.ParseShard(spec)
+	if err != nil {
+		return s, usagef("--shard: %v", err)
+	}
+	if count != 0 && count != s.Count {
+		return s, usagef("--shard %s and --shard-count %d disagree", spec, count)
+	}
+	return s, nil
 }

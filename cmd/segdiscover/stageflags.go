@@ -154,6 +154,11 @@ func settingError(err error) error {
 
 // runPipeline runs the pipeline engine and prints its summary.
 func runPipeline(ctx context.Context, gopts *globalOptions, in, out string, cfg pipeline.Config) error {
+	return runShard(ctx, gopts, in, out, cfg, pipeline.Shard{})
+}
+
+// runShard is runPipeline for one shard (unsharded: the zero Shard).
+func runShard(ctx context.Context, gopts *globalOptions, in, out string, cfg pipeline.Config, shard pipeline.Shard) error {
 	if err := cfg.CheckValues(); err != nil {
 		return settingError(err)
 	}
@@ -161,7 +166,7 @@ func runPipeline(ctx context.Context, gopts *globalOptions, in, out string, cfg 
 		return settingError(err)
 	}
 	mode := progressMode(gopts)
-	o := pipeline.Options{InDir: in, OutDir: out, Config: cfg, Logger: runLogger(gopts, mode), Progress: mode, ProgressOut: gopts.stderr}
+	o := pipeline.Options{InDir: in, OutDir: out, Config: cfg, Shard: shard, Logger: runLogger(gopts, mode), Progress: mode, ProgressOut: gopts.stderr}
 	sum, err := pipeline.Run(ctx, o)
 	if sum != nil && !gopts.Quiet {
 		sum.WriteSummary(gopts.stdout)
