@@ -61,6 +61,7 @@ type Summary struct {
 	Concepts      int // K of the mixture; 0 if the cluster stage did not run
 	Wall          time.Duration
 	Interrupted   bool
+	Adapt         *AdaptRecord // the drift account, from Adapt only
 }
 
 // stageStats returns the stats of stage name.
@@ -136,6 +137,7 @@ type runner struct {
 	clusterKey string
 	trainKey   string
 	concepts   []artifact.Concept // names and colours (concepts.json), once clustered
+	adapt      *AdaptRecord       // Adapt's account, nil in a run
 }
 
 // Run runs the stages of o.Config over the images of o.InDir into o.OutDir,
