@@ -256,6 +256,9 @@ func verifiedOutputs(c *cache, stage, item, what string) (map[string][]byte, err
 		}
 		p := filepath.Join(c.out, filepath.FromSlash(o.Path))
 		data, err := os.ReadFile(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("model: %s is missing (the run wrote it; was it moved or deleted?): rerun `segdiscover run` into %s", p, c.out)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("model: %w", err)
 		}

@@ -319,7 +319,7 @@ func TestAdaptBadInput(t *testing.T) {
 			os.WriteFile(p, append(mustRead(t, p), ' '), 0o644)
 		}), tgtIn, "", []string{"gmm.json changed since the run wrote it"}, false},
 		{"network gone", broken(t, func(d string) { os.Remove(filepath.Join(d, filepath.FromSlash(segnetFile))) }), tgtIn, "",
-			[]string{"segnet.safetensors", "no such file"}, false},
+			[]string{"segnet.safetensors is missing"}, false},
 		{"empty target", model, empty, "", []string{"no images in", empty}, false},
 		{"OUT2 is OUT", model, tgtIn, model, []string{"is the model folder"}, false},
 		{"OUT2 inside OUT", model, tgtIn, filepath.Join(model, "adapted"), []string{"inside the model folder"}, false},
@@ -335,6 +335,7 @@ func TestAdaptBadInput(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
+			t.Log(err)
 			for _, w := range tc.want {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q lacks %q", err, w)
