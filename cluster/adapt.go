@@ -45,12 +45,13 @@ type AdaptSettings struct {
 	Init *mat.Dense
 }
 
-const defaultRelevance = 16
+// DefaultRelevance is the relevance factor of AdaptSettings' zero value.
+const DefaultRelevance = 16
 
 func (s AdaptSettings) resolved() AdaptSettings {
 	switch {
 	case s.Relevance == 0:
-		s.Relevance = defaultRelevance
+		s.Relevance = DefaultRelevance
 	case s.Relevance < 0:
 		s.Relevance = 0
 	}

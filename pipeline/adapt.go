@@ -81,7 +81,7 @@ const sourceSample = 2000
 type AdaptSettings struct {
 	Keep        float64 `json:"keep,omitempty"`         // share of each concept's pixels kept; 0 = DefaultAdaptKeep
 	NoAgreement bool    `json:"no_agreement,omitempty"` // do not require the source network's agreement
-	Relevance   float64 `json:"relevance,omitempty"`    // MAP relevance factor; 0 = 16 (cluster.AdaptSettings), negative = none
+	Relevance   float64 `json:"relevance,omitempty"`    // MAP relevance factor; 0 = cluster.DefaultRelevance, negative = none
 	Quantile    float64 `json:"novelty_quantile,omitempty"`
 }
 
@@ -90,7 +90,7 @@ func (s AdaptSettings) resolved() AdaptSettings {
 		s.Keep = DefaultAdaptKeep
 	}
 	if s.Relevance == 0 {
-		s.Relevance = 16
+		s.Relevance = cluster.DefaultRelevance
 	}
 	if s.Quantile == 0 {
 		s.Quantile = DefaultNoveltyQuantile
@@ -881,4 +881,24 @@ func (r *runner) sourcePosteriors(ctx context.Context, items []*item, src *sourc
 		return nil, err
 	}
 	return post, nil
+}
+
+// refuseAdapted stops a run (or a stage command) in a folder written by
+// adapt: it would refit the concepts from scratch, with new ids, and
+// remove the adapted ones. It reads run.json only; a folder without one is
+// no adapted folder.
+func refuseAdapted(out string) error {
+	data, err := readSmallFile(filepath.Join(out, "run.json"))
+	if err != nil {
+		return nil
+	}
+	var rec struct {
+		Format string          `json:"format"`
+		Adapt  json.RawMessage `json:"adapt"`
+	}
+	if json.Unmarshal(data, &rec) != nil || rec.Format != runFormat || len(rec.Adapt) == 0 || string(rec.Adapt) == "null" {
+		return nil
+	}
+	return fmt.Errorf("%s was written by `segdiscover adapt`: a run there would refit its concepts from scratch (new ids) and remove the adapted ones; "+
+		"rerun adapt to update it, or give run another -o", out)
 }

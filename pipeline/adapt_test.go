@@ -242,6 +242,15 @@ func TestAdaptWhiteBalance(t *testing.T) {
 	if treeHash(t, model) != before {
 		t.Errorf("the rerun changed the model folder")
 	}
+	// A run into the adapted folder would refit the concepts: refused,
+	// with nothing changed.
+	snap := treeHash(t, adapted)
+	if _, err := runTest(t, tgtIn, adapted, adaptTestConfig()); err == nil || !strings.Contains(err.Error(), "written by `segdiscover adapt`") {
+		t.Errorf("run into OUT2: error %v", err)
+	}
+	if treeHash(t, adapted) != snap {
+		t.Errorf("the refused run changed OUT2")
+	}
 }
 
 func className(c int) string {

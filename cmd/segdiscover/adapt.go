@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/segdiscover/segdiscover/cluster"
 	"github.com/segdiscover/segdiscover/pipeline"
 	"github.com/segdiscover/segdiscover/pipeline/artifact"
 )
@@ -28,7 +29,7 @@ func (o *adaptOptions) AddFlags(f *pflag.FlagSet) {
 	f.IntVar(&o.MaxPixels, "max-pixels", artifact.DefaultMaxPixels, "refuse images with more pixels than this, from their header; also the most pixels processed at once over all workers")
 	f.Float64Var(&o.Keep, "keep", pipeline.DefaultAdaptKeep, "share of each concept's pseudo-labelled pixels, the most confident, that fine-tune the network (class-balanced, as CBST)")
 	f.BoolVar(&o.NoAgreement, "no-agreement", false, "do not also require the model's network to agree with a pseudo-label")
-	f.Float64Var(&o.Relevance, "relevance", 16, "MAP relevance factor: a concept moves to the new images with weight n/(n+relevance), n its superpixels there; negative: plain EM from the model")
+	f.Float64Var(&o.Relevance, "relevance", cluster.DefaultRelevance, "MAP relevance factor: a concept moves to the new images with weight n/(n+relevance), n its superpixels there; negative: plain EM from the model")
 }
 
 func newAdaptCommand(gopts *globalOptions) *cobra.Command {
