@@ -34,14 +34,24 @@ type AdaptSettings struct {
 	// Workers is the number of goroutines of each E-step. Zero means
 	// GOMAXPROCS. Results do not depend on it.
 	Workers int
+	// Init, when not nil, holds the responsibilities (N×K, rows summing to
+	// 1) of the first M-step in place of the source model's posteriors:
+	// e.g. a classifier trained on the source labelling the new rows. Under
+	// a shift larger than a component's spread (a change of camera or
+	// light), the source model's own posteriors give the new rows to
+	// whichever component is broadest, and EM cannot recover the
+	// identities from there; a classifier that is more robust to the shift
+	// can. Later iterations are EM as usual.
+	Init *mat.Dense
 }
 
-const defaultRelevance = 16
+// DefaultRelevance is the relevance factor of AdaptSettings' zero value.
+const DefaultRelevance = 16
 
 func (s AdaptSettings) resolved() AdaptSettings {
 	switch {
 	case s.Relevance == 0:
-		s.Relevance = defaultRelevance
+		s.Relevance = DefaultRelevance
 	case s.Relevance < 0:
 		s.Relevance = 0
 	}
@@ -114,6 +124,11 @@ func Adapt(ctx context.Context, src *GMM, x *mat.Dense, s AdaptSettings) (*GMM, 
 	s = s.resolved()
 	src.check(x)
 	n, _ := x.Dims()
+	if s.Init != nil {
+		if r, c := s.Init.Dims(); r != n || c != src.k {
+			panic(fmt.Sprintf("cluster: Adapt Init is %dx%d, want %dx%d", r, c, n, src.k))
+		}
+	}
 	var info AdaptInfo
 	if n == 0 || !finite(x) {
 		return nil, info, false, nil
@@ -135,7 +150,12 @@ func Adapt(ctx context.Context, src *GMM, x *mat.Dense, s AdaptSettings) (*GMM, 
 			break
 		}
 		prev = ll
-		post := g.PredictProba(x, s.Workers)
+		var post *mat.Dense
+		if it == 0 && s.Init != nil {
+			post = s.Init
+		} else {
+			post = g.PredictProba(x, s.Workers)
+		}
 		var ok bool
 		g, info.Alpha, info.Counts, ok = adaptStep(x, post, mu0, cov0, w0, src.typ, s)
 		if !ok {

@@ -278,3 +278,46 @@ func TestAdaptFailures(t *testing.T) {
 	}()
 	Adapt(context.Background(), src, mat.NewDense(2, 2, nil), AdaptSettings{})
 }
+
+// With Init, the first M-step takes the given responsibilities: under a
+// shift of three times the clusters' spacing every new row lies nearest to
+// some other source component, and plain adaptation hands them to it; the
+// true assignment as Init (what a shift-robust classifier gives) keeps each
+// component on its own cluster, and so does one step with Init alone.
+func TestAdaptInitKeepsIdentityUnderLargeShift(t *testing.T) {
+	src, _ := fitSource(t, Full)
+	shift := []float64{8, 0, 0} // cluster 0 lands on source component 1's place
+	x, y := scene(2000, adaptCentres, []float64{1, 1, 1, 1}, 1, shift, 9)
+	// Source components in the order of adaptCentres.
+	order := make([]int, 4)
+	sm := src.Means()
+	for c := range 4 {
+		order[nearest(sm.RawRowView(c), []float64{0, 0, 0})] = c
+	}
+	init := mat.NewDense(len(y), 4, nil)
+	for i, c := range y {
+		init.Set(i, order[c], 1)
+	}
+	got, _, ok, err := Adapt(context.Background(), src, x, AdaptSettings{Init: init})
+	if err != nil || !ok {
+		t.Fatalf("Adapt: ok %v err %v", ok, err)
+	}
+	for c := range 4 {
+		if n := nearest(got.Means().RawRowView(order[c]), shift); n != c {
+			t.Errorf("with Init, component of cluster %d ends on cluster %d", c, n)
+		}
+	}
+	plain, _, ok, _ := Adapt(context.Background(), src, x, AdaptSettings{})
+	if !ok {
+		t.Fatal("plain Adapt failed")
+	}
+	wrong := 0
+	for c := range 4 {
+		if nearest(plain.Means().RawRowView(order[c]), shift) != c {
+			wrong++
+		}
+	}
+	if wrong == 0 {
+		t.Errorf("plain adaptation kept every identity under this shift: the test shows nothing")
+	}
+}

@@ -27,6 +27,7 @@ type runRecord struct {
 	Failed       int           `json:"failed"`
 	Concepts     int           `json:"concepts,omitempty"`
 	Stages       []*StageStats `json:"stages"`
+	Adapt        *AdaptRecord  `json:"adapt,omitempty"` // segdiscover adapt only
 }
 
 const runFormat = "segdiscover-run"
@@ -35,7 +36,7 @@ func (r *runner) runRecord(start time.Time, complete bool) *runRecord {
 	in, _ := filepath.Abs(r.o.InDir)
 	rec := &runRecord{Format: runFormat, Version: 1, CacheVersion: cacheVersion, InDir: in, Started: start.UTC(),
 		Complete: complete, Config: r.cfg, Images: r.sum.Images, Failed: len(r.failures), Concepts: r.sum.Concepts,
-		Stages: r.sum.Stages}
+		Stages: r.sum.Stages, Adapt: r.adapt}
 	if r.sum.Wall > 0 {
 		t := start.Add(r.sum.Wall).UTC()
 		rec.Finished = &t
@@ -128,6 +129,9 @@ func (s *Summary) WriteSummary(w io.Writer) {
 			line += " (" + st.Note + ")"
 		}
 		fmt.Fprintln(w, line)
+	}
+	if s.Adapt != nil && len(s.Adapt.Concepts) > 0 && s.Adapt.TargetRows > 0 {
+		s.Adapt.write(w, s.InDir)
 	}
 	if failed > 0 {
 		fmt.Fprintf(w, "failed inputs (also in %s):\n", filepath.Join(s.OutDir, "errors.json"))

@@ -69,6 +69,7 @@ type Summary struct {
 	// run stops before every global stage).
 	Shard string
 	Next  string
+	Adapt *AdaptRecord // the drift account, from Adapt only
 }
 
 // stageStats returns the stats of stage name.
@@ -149,6 +150,7 @@ type runner struct {
 	clusterKey string
 	trainKey   string
 	concepts   []artifact.Concept // names and colours (concepts.json), once clustered
+	adapt      *AdaptRecord       // Adapt's account, nil in a run
 }
 
 // Run runs the stages of o.Config over the images of o.InDir into o.OutDir,
@@ -199,6 +201,9 @@ func run(ctx context.Context, o Options, mode runMode) (*Summary, error) {
 	}
 	out, files, err := prepareFolders(o.InDir, o.OutDir)
 	if err != nil {
+		return nil, err
+	}
+	if err := refuseAdapted(out); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {

@@ -113,7 +113,15 @@ func (r *runner) trainStage(ctx context.Context, st *StageStats) error {
 			return fmt.Errorf("train: %w", err)
 		}
 	}
-	r.log.Info("train: "+segnet.Backend(), "images", len(samples), "epochs_done", tr.EpochsDone())
+	return r.trainAndWrite(ctx, st, tr, tp.Epochs, len(samples), nil)
+}
+
+// trainAndWrite runs tr's remaining epochs, checkpointing after each, and
+// writes the network as model/segnet.safetensors under r.trainKey, for the
+// concepts of r.clusterKey; its cache record also lists extra (outputs
+// written before it).
+func (r *runner) trainAndWrite(ctx context.Context, st *StageStats, tr *segnet.Trainer, epochs, images int, extra []outputRecord) error {
+	r.log.Info("train: "+segnet.Backend(), "images", images, "epochs_done", tr.EpochsDone())
 	every := throttle{interval: r.logInterval()}
 	// Progress counts optimiser steps; steps of epochs done before a resume
 	// count as cached.
@@ -135,7 +143,7 @@ func (r *runner) trainStage(ctx context.Context, st *StageStats) error {
 		// A line every 10 s at most (the last epoch's always), with the
 		// figures rounded: this is read by people, not parsed.
 		if every.ok(time.Now()) || tr.Done() {
-			r.log.Info("train: epoch", "epoch", es.Epoch, "of", tp.Epochs, "loss", roundSig(es.Loss, 4),
+			r.log.Info("train: epoch", "epoch", es.Epoch, "of", epochs, "loss", roundSig(es.Loss, 4),
 				"seconds", roundSig(es.Seconds, 3))
 		}
 	}
@@ -153,7 +161,7 @@ func (r *runner) trainStage(ctx context.Context, st *StageStats) error {
 		return err
 	}
 	st.Computed = 1
-	if err := r.cache.commit(&manifest{Key: r.trainKey, Stage: StageTrain, Item: trainItem, Outputs: []outputRecord{rec}}); err != nil {
+	if err := r.cache.commit(&manifest{Key: r.trainKey, Stage: StageTrain, Item: trainItem, Outputs: append([]outputRecord{rec}, extra...)}); err != nil {
 		return err
 	}
 	os.Remove(r.checkpointPath())
@@ -262,6 +270,11 @@ func LoadSegnet(path string) (*segnet.Net, error) {
 	if err != nil {
 		return nil, err
 	}
+	return decodeSegnet(path, data)
+}
+
+// decodeSegnet decodes the bytes of a network file; path names it in errors.
+func decodeSegnet(path string, data []byte) (*segnet.Net, error) {
 	ts, meta, err := artifact.DecodeSafetensors(bytes.NewReader(data), 0)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

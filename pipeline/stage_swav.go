@@ -211,21 +211,31 @@ func LoadSwAVEncoder(path string) (*segnet.Encoder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	e, err := swavFromTensors(ts, meta)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return e, nil
+}
+
+// swavFromTensors builds a SwAV encoder from the tensors and metadata of
+// its file.
+func swavFromTensors(ts []artifact.Tensor, meta map[string]string) (*segnet.Encoder, error) {
 	if meta["segdiscover.encoder"] != "swav" {
-		return nil, fmt.Errorf("%s: not a SwAV encoder (segdiscover.encoder %q)", path, meta["segdiscover.encoder"])
+		return nil, fmt.Errorf("not a SwAV encoder (segdiscover.encoder %q)", meta["segdiscover.encoder"])
 	}
 	var arch segnet.Arch
 	if err := arch.UnmarshalText([]byte(meta["segnet.arch"])); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	fl, err1 := strconv.Atoi(meta["swav.feature_layer"])
 	area, err2 := strconv.Atoi(meta["swav.area"])
 	if err1 != nil || err2 != nil || fl < 1 || fl > len(arch.Layers) || area < 1 {
-		return nil, fmt.Errorf("%s: metadata swav.feature_layer %q, swav.area %q invalid", path, meta["swav.feature_layer"], meta["swav.area"])
+		return nil, fmt.Errorf("metadata swav.feature_layer %q, swav.area %q invalid", meta["swav.feature_layer"], meta["swav.area"])
 	}
 	st, err := artifact.ToSegnet(ts)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	var net []segnet.Tensor
 	for _, t := range st {
@@ -235,7 +245,7 @@ func LoadSwAVEncoder(path string) (*segnet.Encoder, error) {
 	}
 	n, err := segnet.FromState(arch, net)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	n.Workers = 1
 	return &segnet.Encoder{Net: n, FeatureLayer: fl, Area: area}, nil

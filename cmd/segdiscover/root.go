@@ -113,6 +113,7 @@ Exit codes: 0 success, 1 failure, 2 usage error, 3 some inputs failed
 		newPseudolabelCommand(gopts),
 		newTrainCommand(gopts),
 		newPredictCommand(gopts),
+		newAdaptCommand(gopts),
 		newReportCommand(gopts),
 		newExportCommand(gopts),
 		newFitCommand(gopts),
