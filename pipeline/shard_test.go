@@ -394,3 +394,29 @@ func TestShardedRunLearnedEncoder(t *testing.T) {
 	}
 	sameFiles(t, got, want)
 }
+
+// TestStatusSingleProcess: a folder without shard records is reported from
+// its run.json, per-image stages with their counts, global ones without.
+func TestStatusSingleProcess(t *testing.T) {
+	in, out := t.TempDir(), t.TempDir()
+	writeScenes(t, in, 0, 5)
+	if _, err := runTest(t, in, out, testConfig()); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Status(out, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Complete || rep.Count != 0 || rep.Images != 5 {
+		t.Fatalf("status %+v: want a complete single-process run of 5 images", rep)
+	}
+	for _, st := range rep.Stages {
+		want := 5
+		if st.Name == StageCluster || st.Name == StageTrain || st.Name == StageReport || st.Name == StageEncoder {
+			want = 0
+		}
+		if st.State == "current" && (st.Of != want || st.Done != want) {
+			t.Errorf("%s: %d of %d, want %d of %d", st.Name, st.Done, st.Of, want, want)
+		}
+	}
+}

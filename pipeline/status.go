@@ -252,7 +252,13 @@ func (rep *StatusReport) fromRunJSON() error {
 		case !rec.Complete:
 			state = "unknown"
 		}
-		rep.Stages = append(rep.Stages, StageStatus{Name: st.Name, State: state, Done: st.Computed + st.Cached, Of: st.Items})
+		done, of := st.Computed+st.Cached, st.Items
+		switch st.Name {
+		case StageEncoder, StageCluster, StageTrain, StageReport:
+			// One artifact for the whole run, not one per image.
+			done, of = 0, 0
+		}
+		rep.Stages = append(rep.Stages, StageStatus{Name: st.Name, State: state, Done: done, Of: of})
 	}
 	if !rec.Complete {
 		rep.Missing = append(rep.Missing, "the last run did not finish: run it again to resume")
