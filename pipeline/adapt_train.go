@@ -81,19 +81,14 @@ func (r *runner) adaptTrain(ctx context.Context, st *StageStats, src *sourceMode
 		return err
 	}
 	r.adapt.setRectify(rec)
-	var tr *segnet.Trainer
-	if ck, ok := readCheckpoint(r.checkpointPath(), r.trainKey); ok {
-		if tr, err = segnet.ResumeTrainer(ck, samples, r.cfg.Workers); err != nil {
-			r.log.Warn("train: checkpoint unusable, starting over", "err", err)
-			tr = nil
-		} else {
-			st.Note = fmt.Sprintf("resumed after epoch %d; ", tr.EpochsDone())
-		}
+	tr, err := r.trainer(st, samples, func() (*segnet.Trainer, error) {
+		return fineTuner(src.net, samples, tp.settings(r.cfg.Workers), tp.Seed)
+	})
+	if err != nil {
+		return err
 	}
-	if tr == nil {
-		if tr, err = fineTuner(src.net, samples, tp.settings(r.cfg.Workers), tp.Seed); err != nil {
-			return fmt.Errorf("train: %w", err)
-		}
+	if st.Note != "" {
+		st.Note += "; "
 	}
 	st.Note += "fine-tuned from the model's network"
 	return r.trainAndWrite(ctx, st, tr, tp.Epochs, len(samples), []outputRecord{rrec})

@@ -99,21 +99,31 @@ func (r *runner) trainStage(ctx context.Context, st *StageStats) error {
 	if arch.Classes == 0 {
 		arch.Classes = r.modelConcepts()
 	}
-	var tr *segnet.Trainer
-	if ck, ok := readCheckpoint(r.checkpointPath(), r.trainKey); ok {
-		if tr, err = segnet.ResumeTrainer(ck, samples, r.cfg.Workers); err != nil {
-			r.log.Warn("train: checkpoint unusable, starting over", "err", err)
-			tr = nil
-		} else {
-			st.Note = fmt.Sprintf("resumed after epoch %d", tr.EpochsDone())
-		}
-	}
-	if tr == nil {
-		if tr, err = segnet.NewTrainer(arch, samples, tp.settings(r.cfg.Workers), tp.Seed); err != nil {
-			return fmt.Errorf("train: %w", err)
-		}
+	tr, err := r.trainer(st, samples, func() (*segnet.Trainer, error) {
+		return segnet.NewTrainer(arch, samples, tp.settings(r.cfg.Workers), tp.Seed)
+	})
+	if err != nil {
+		return err
 	}
 	return r.trainAndWrite(ctx, st, tr, tp.Epochs, len(samples), nil)
+}
+
+// trainer continues the train stage's checkpoint when there is a usable
+// one for r.trainKey (saying so in st's note), else starts afresh.
+func (r *runner) trainer(st *StageStats, samples []segnet.Sample, fresh func() (*segnet.Trainer, error)) (*segnet.Trainer, error) {
+	if ck, ok := readCheckpoint(r.checkpointPath(), r.trainKey); ok {
+		tr, err := segnet.ResumeTrainer(ck, samples, r.cfg.Workers)
+		if err == nil {
+			st.Note = fmt.Sprintf("resumed after epoch %d", tr.EpochsDone())
+			return tr, nil
+		}
+		r.log.Warn("train: checkpoint unusable, starting over", "err", err)
+	}
+	tr, err := fresh()
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	return tr, nil
 }
 
 // trainAndWrite runs tr's remaining epochs, checkpointing after each, and
