@@ -15,8 +15,8 @@ import (
 
 	"github.com/segdiscover/segdiscover/cluster"
 	"github.com/segdiscover/segdiscover/features"
+	"github.com/segdiscover/segdiscover/features/deepcluster"
 	"github.com/segdiscover/segdiscover/pipeline/artifact"
-	"github.com/segdiscover/segdiscover/pipeline/deepcluster"
 	"github.com/segdiscover/segdiscover/segnet"
 	"github.com/segdiscover/segdiscover/superpixel"
 )

@@ -3,7 +3,7 @@ package pipeline
 import (
 	"testing"
 
-	"github.com/segdiscover/segdiscover/pipeline/deepcluster"
+	"github.com/segdiscover/segdiscover/features/deepcluster"
 	"github.com/segdiscover/segdiscover/segnet"
 )
 
