@@ -119,12 +119,27 @@ func (s Settings) Resolved(images int) Settings {
 	return s
 }
 
+// validate checks resolved settings; each error names the setting, its
+// value and the range wanted.
 func (s Settings) validate() error {
-	if s.Rounds < 1 || s.Rounds > 100 || s.Epochs < 1 || s.Clusters < 2 || s.Clusters > 255 || s.MaxSamples < 0 || s.Area < 1 {
-		return fmt.Errorf("deepcluster: invalid settings: %d rounds, %d epochs, %d clusters, max samples %d, area %d",
-			s.Rounds, s.Epochs, s.Clusters, s.MaxSamples, s.Area)
+	switch {
+	case s.Rounds < 1 || s.Rounds > 100:
+		return fmt.Errorf("deepcluster: rounds %d, want 1..100 (0: %d)", s.Rounds, DefaultRounds)
+	case s.Epochs < 1:
+		return fmt.Errorf("deepcluster: epochs per round %d, want at least 1 (0: the default)", s.Epochs)
+	case s.Clusters < 2 || s.Clusters > 255:
+		return fmt.Errorf("deepcluster: clusters %d, want 2..255 (the network's classes; 0: %d)", s.Clusters, DefaultClusters)
+	case s.MaxSamples < 0:
+		return fmt.Errorf("deepcluster: max samples %d, want at least 1 (0: %d)", s.MaxSamples, DefaultMaxSamples)
+	case s.Area < 1:
+		return fmt.Errorf("deepcluster: area %d pixels, want at least 1 (0: %d)", s.Area, DefaultArea)
+	case len(s.HandWeights) > 0 && slices.ContainsFunc(s.HandWeights, func(w float64) bool { return !(w >= 0) || math.IsInf(w, 1) }):
+		return fmt.Errorf("deepcluster: hand-crafted column weights %v, want finite and non-negative", s.HandWeights)
 	}
-	return segnet.Arch{Classes: s.Clusters, Layers: s.Layers}.Validate()
+	if err := (segnet.Arch{Classes: s.Clusters, Layers: s.Layers}).Validate(); err != nil {
+		return fmt.Errorf("deepcluster: layers: %w", err)
+	}
+	return nil
 }
 
 // ClusterStats reports one clustering.
