@@ -35,7 +35,8 @@ type Image struct {
 const (
 	// DefaultRounds: three trainings, two re-clusterings. The second round
 	// is the first trained on labels of the network's own features; the
-	// third lets them settle (bench/README.md, "DeepCluster rounds").
+	// third lets them settle. Not tuned: no other count was measured
+	// (bench/README.md, "DeepCluster encoder").
 	DefaultRounds = 3
 	// DefaultEpochs per round: DeepCluster re-clusters every epoch; two
 	// keep the cost of three rounds within the five minutes on the
