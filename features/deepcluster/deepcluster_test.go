@@ -241,8 +241,15 @@ func TestTextureKnownAnswer(t *testing.T) {
 			var p1 float64
 			for !tr.Done() {
 				if tr.NeedsCluster() {
-					if _, err := tr.Cluster(ctx); err != nil {
+					cs, err := tr.Cluster(ctx)
+					if err != nil {
 						t.Fatal(err)
+					}
+					// DeepCluster's degenerate solution is empty clusters
+					// (Caron et al. 2018, section 3.3): the network's
+					// features should keep every cluster in use.
+					if cs.Used != tr.Settings().Clusters {
+						t.Errorf("round %d's labels use %d of %d clusters", cs.Round+1, cs.Used, tr.Settings().Clusters)
 					}
 					p1 = purity(tr.Labels(), classes)
 				} else if _, err := tr.Epoch(ctx); err != nil {
