@@ -478,12 +478,12 @@ func (r *runner) useSourceEncoder(src *sourceModel, spec encoderSpec) error {
 		return fmt.Errorf("model: %s: %w", p, err)
 	}
 	r.encoderKey = src.encoderKey
-	if spec.swav {
-		e, err := swavFromTensors(ts, meta)
+	if spec.conv() {
+		e, _, err := convFromTensors(ts, meta)
 		if err != nil {
 			return fmt.Errorf("model: %s: %w", p, err)
 		}
-		r.swav = e
+		r.convEnc = e
 		return nil
 	}
 	ps, err := artifact.ToParams(ts)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/segdiscover/segdiscover/cluster"
 	"github.com/segdiscover/segdiscover/features"
+	"github.com/segdiscover/segdiscover/features/deepcluster"
 	"github.com/segdiscover/segdiscover/features/vit"
 	"github.com/segdiscover/segdiscover/pipeline/artifact"
 	"github.com/segdiscover/segdiscover/segnet"
@@ -70,7 +71,7 @@ type Config struct {
 	SLICO       bool    `json:"slico,omitempty"`       // adaptive compactness
 
 	// Features.
-	Encoder       string `json:"encoder,omitempty"`        // "handcrafted" (default), "swav", "sae-sigmoid", "sae-relu", or "handcrafted+" one of them
+	Encoder       string `json:"encoder,omitempty"`        // "handcrafted" (default), "swav", "deepcluster", "sae-sigmoid", "sae-relu", or "handcrafted+" one of them
 	Blocks        string `json:"blocks,omitempty"`         // descriptor blocks, e.g. "lab_mean+lab_std+centroid_y"; "" = default
 	PCA           int    `json:"pca,omitempty"`            // reduce standardised features to this many dimensions; 0 = none (DefaultViTPCA with vit), < 0 = none
 	Hidden        int    `json:"hidden,omitempty"`         // learned encoder: hidden units (feature dimensions); 0 = features.DefaultHidden
@@ -82,7 +83,8 @@ type Config struct {
 	ViTSize       int    `json:"vit-size,omitempty"`       // vit: short side of the network input in pixels; 0 = vit.DefaultSize
 	ViTFeatures   string `json:"vit-features,omitempty"`   // vit: "tokens" (the last block's output, default) or "keys" (its attention keys)
 	EncoderSteps  int    `json:"encoder-steps,omitempty"`  // swav: optimiser steps; 0 = segnet.DefaultSwAVSteps
-	Prototypes    int    `json:"prototypes,omitempty"`     // swav: prototypes; 0 = 4 x concepts (concepts-max with auto), at least 32
+	Prototypes    int    `json:"prototypes,omitempty"`     // swav: prototypes, deepcluster: clusters (at most 255); 0 = 4 x concepts (concepts-max with auto), at least 32
+	Rounds        int    `json:"rounds,omitempty"`         // deepcluster: clustering rounds; 0 = deepcluster.DefaultRounds
 	// HandWeight: with handcrafted+<learned>, the total variance of the
 	// standardised hand-crafted block relative to the learned block's; 0 = 1.
 	HandWeight float64 `json:"hand-weight,omitempty"`
@@ -123,6 +125,9 @@ type Config struct {
 	// tiny network); nil means segnet's defaults with EncoderSteps and
 	// Prototypes. It enters the encoder key.
 	swav *segnet.SwAVSettings
+	// deepcluster likewise replaces the DeepCluster settings (Rounds and
+	// the Prototypes rule are then ignored).
+	deepcluster *deepcluster.Settings
 	// Refined masks.
 	Refine string `json:"refine,omitempty"` // "superpixels" (default: posteriors averaged per superpixel), "none" (per-pixel arg-max), "crf" (dense CRF on the posteriors) or "crf-superpixels" (its marginals averaged per superpixel)
 }
@@ -270,6 +275,9 @@ func (c Config) Defaults() Config {
 	if c.EncoderSteps <= 0 {
 		c.EncoderSteps = segnet.DefaultSwAVSteps
 	}
+	if c.Rounds <= 0 {
+		c.Rounds = deepcluster.DefaultRounds
+	}
 	if c.HandWeight <= 0 {
 		c.HandWeight = 1
 	}
@@ -325,7 +333,7 @@ func (c Config) CheckValues() error {
 		{"workers", float64(c.Workers)}, {"max-pixels", float64(c.MaxPixels)}, {"segments", float64(c.Segments)},
 		{"compactness", c.Compactness}, {"iterations", float64(c.Iterations)}, {"pca", float64(c.PCA)},
 		{"hidden", float64(c.Hidden)}, {"patch-size", float64(c.PatchSize)}, {"patch-sample", float64(c.PatchSample)},
-		{"encoder-epochs", float64(c.EncoderEpochs)}, {"concepts-min", float64(c.ConceptMin)},
+		{"encoder-epochs", float64(c.EncoderEpochs)}, {"rounds", float64(c.Rounds)}, {"concepts-min", float64(c.ConceptMin)},
 		{"concepts-max", float64(c.ConceptMax)}, {"max-samples", float64(c.MaxSamples)}, {"n-init", float64(c.NInit)},
 		{"min-confidence", c.MinConfidence}, {"epochs", float64(c.Epochs)}, {"batch", float64(c.Batch)},
 		{"lr", c.LR}, {"crop-height", float64(c.CropHeight)}, {"crop-width", float64(c.CropWidth)},
@@ -368,6 +376,12 @@ func (c Config) Validate() error {
 	}
 	if c.Prototypes < 0 || c.Prototypes > 4096 {
 		return fmt.Errorf("prototypes: %d is not in 0..4096", c.Prototypes)
+	}
+	if e, _ := parseEncoder(c.Encoder); e.deepcluster && (c.Prototypes > 255 || c.Prototypes == 1) {
+		return fmt.Errorf("prototypes: deepcluster trains on %d clusters, want 2..255 (the network's classes)", c.Prototypes)
+	}
+	if c.Rounds > 100 {
+		return fmt.Errorf("rounds: %d, at most 100", c.Rounds)
 	}
 	if _, _, err := c.conceptRange(); err != nil {
 		return err

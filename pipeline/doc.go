@@ -13,7 +13,8 @@
 //
 //	superpixels   per image  stage_images.go    SLIC (superpixel.SLIC)        superpixels/<rel>.png
 //	encoder       global     stage_encoder.go,  a learned --encoder, trained  model/encoder.safetensors
-//	                         stage_swav.go      on a sample of the dataset
+//	                         stage_swav.go,     on a sample of the dataset
+//	                         stage_deepcluster.go (the model: features/deepcluster)
 //	features      per image  stage_images.go,   a vector per superpixel       features/<rel>.f32
 //	                         stage_encoder.go
 //	cluster       global     stage_model.go     standardise (+PCA), fit the   model/normalizer.safetensors,

@@ -12,8 +12,12 @@ func (r *runner) encoderKeyOf(items []*item) string {
 	for i, it := range items {
 		inputs[i] = it.file.Rel + "\x00" + it.spKey
 	}
-	if spec, _ := parseEncoder(r.cfg.Encoder); spec.swav {
+	spec, _ := parseEncoder(r.cfg.Encoder)
+	switch {
+	case spec.swav:
 		return key(swavVersion, r.cfg.swavParams(), inputs...)
+	case spec.deepcluster:
+		return key(deepClusterVersion, r.cfg.deepClusterParams(), inputs...)
 	}
 	return key(encoderVersion, r.cfg.encoderParams(), inputs...)
 }

@@ -146,7 +146,7 @@ type runner struct {
 	vit        *ViTWeights // the transformer of --encoder vit
 	encoderKey string
 	encoder    features.PatchEncoder // the learned encoder, when there is one
-	swav       *segnet.Encoder       // the SwAV encoder, when there is one
+	convEnc    *segnet.Encoder       // the SwAV or DeepCluster encoder, when there is one
 	clusterKey string
 	trainKey   string
 	concepts   []artifact.Concept // names and colours (concepts.json), once clustered

@@ -31,15 +31,21 @@ const (
 )
 
 // encoderSpec is a parsed --encoder value: "handcrafted", "sae-sigmoid",
-// "sae-relu", "stacked", "vae", "swav", "handcrafted+" one of the learned ones, or "vit".
+// "sae-relu", "stacked", "vae", "swav", "deepcluster", "handcrafted+" one
+// of the learned ones, or "vit".
 type encoderSpec struct {
-	hand    bool
-	learned bool
-	vit     bool // a pretrained transformer from --weights
-	swav    bool // the learned encoder is the SwAV network (stage_swav.go)
-	kind    features.Kind
-	deep    string // features.KindStacked or features.KindVAE, else ""
+	hand        bool
+	learned     bool
+	vit         bool // a pretrained transformer from --weights
+	swav        bool // the learned encoder is the SwAV network (stage_swav.go)
+	deepcluster bool // the learned encoder is the DeepCluster FCN body (stage_deepcluster.go)
+	kind        features.Kind
+	deep        string // features.KindStacked or features.KindVAE, else ""
 }
+
+// conv reports whether the learned encoder is a convolutional network
+// whose dense features are averaged per superpixel (swav, deepcluster).
+func (e encoderSpec) conv() bool { return e.swav || e.deepcluster }
 
 func parseEncoder(s string) (encoderSpec, error) {
 	var e encoderSpec
@@ -57,6 +63,11 @@ func parseEncoder(s string) (encoderSpec, error) {
 				return e, fmt.Errorf("%q: at most one learned encoder", s)
 			}
 			e.learned, e.swav = true, true
+		case "deepcluster":
+			if e.learned {
+				return e, fmt.Errorf("%q: at most one learned encoder", s)
+			}
+			e.learned, e.deepcluster = true, true
 		case features.KindStacked, features.KindVAE:
 			if e.learned {
 				return e, fmt.Errorf("%q: want one learned encoder", s)
@@ -65,7 +76,7 @@ func parseEncoder(s string) (encoderSpec, error) {
 		default:
 			k, err := features.ParseKind(part)
 			if err != nil || e.learned {
-				return e, fmt.Errorf("%q: want handcrafted, swav, sae-sigmoid, sae-relu, stacked, vae, or handcrafted+one of them (or vit alone)", s)
+				return e, fmt.Errorf("%q: want handcrafted, swav, deepcluster, sae-sigmoid, sae-relu, stacked, vae, or handcrafted+one of them (or vit alone)", s)
 			}
 			e.learned, e.kind = true, k
 		}
@@ -125,6 +136,9 @@ func (r *runner) encoderStage(ctx context.Context, st *StageStats) error {
 	spec, _ := parseEncoder(r.cfg.Encoder)
 	if spec.swav {
 		return r.swavStage(ctx, st, items)
+	}
+	if spec.deepcluster {
+		return r.deepClusterStage(ctx, st, items)
 	}
 	ep := r.cfg.encoderParams()
 	r.encoderKey = r.encoderKeyOf(items)
@@ -205,11 +219,11 @@ func (r *runner) readEncoder() error {
 func (r *runner) learnedFeatures(ctx context.Context) error {
 	spec, _ := parseEncoder(r.cfg.Encoder)
 	var encs chan *segnet.Encoder
-	if spec.swav {
+	if spec.conv() {
 		// The network is not safe for concurrent use: one copy per worker.
 		encs = make(chan *segnet.Encoder, r.cfg.Workers)
 		for range r.cfg.Workers {
-			encs <- r.swav.Clone()
+			encs <- r.convEnc.Clone()
 		}
 	}
 	fs := r.cfg.featureSettings()
@@ -239,7 +253,7 @@ func (r *runner) learnedFeatures(ctx context.Context) error {
 			if spec.hand {
 				blocks = append(blocks, features.Describe(img, l, fs))
 			}
-			if spec.swav {
+			if spec.conv() {
 				e := <-encs
 				f, c, fh, fw := e.DenseFeatures(img)
 				encs <- e

@@ -40,7 +40,7 @@ type clusterParams struct {
 	MaxSamples int     `json:"max_samples"`
 	NInit      int     `json:"n_init"`
 	PCA        int     `json:"pca"`
-	HandWeight float64 `json:"hand_weight,omitempty"` // handcrafted+swav only
+	HandWeight float64 `json:"hand_weight,omitempty"` // handcrafted+swav and handcrafted+deepcluster only
 	// Init is empty for the default k-means start, so that the keys of
 	// earlier runs stay valid.
 	Init string `json:"init,omitempty"`
@@ -52,7 +52,7 @@ func (c Config) clusterParams() clusterParams {
 	if c.Concepts.Auto {
 		p.ConceptMin, p.ConceptMax = c.ConceptMin, c.ConceptMax
 	}
-	if e, _ := parseEncoder(c.Encoder); e.hand && e.swav {
+	if e, _ := parseEncoder(c.Encoder); e.hand && e.conv() {
 		p.HandWeight = c.HandWeight
 	}
 	if m, _ := cluster.ParseInitMethod(c.Init); m != cluster.InitKMeans {
@@ -215,7 +215,7 @@ func (r *runner) columnWeights(cols int) []float64 {
 	}
 	w := r.cfg.featureSettings().ColumnWeights()
 	nh := len(w)
-	if spec.swav && cols > nh {
+	if spec.conv() && cols > nh {
 		// Standardised columns have variance 1: scale the hand-crafted
 		// ones so that their block's total variance is HandWeight times
 		// the learned block's, whatever the two widths.

@@ -46,12 +46,21 @@ type swavParams struct {
 	Override   *segnet.SwAVSettings `json:"override,omitempty"`
 }
 
-func (c Config) swavParams() swavParams {
-	p := c.Prototypes
-	if p == 0 {
-		_, kmax, _ := c.conceptRange()
-		p = max(32, 4*kmax)
+// overClusters is the number of SwAV prototypes and of DeepCluster
+// clusters: --prototypes, else 4 x K (concepts-max with auto), at least 32.
+// Both methods over-cluster (SwAV: 3000 prototypes for ImageNet's 1000
+// classes; DeepCluster: 10 000 clusters), so that the encoder learns
+// distinctions finer than the concepts, which the final mixture groups.
+func (c Config) overClusters() int {
+	if c.Prototypes > 0 {
+		return c.Prototypes
 	}
+	_, kmax, _ := c.conceptRange()
+	return max(32, 4*kmax)
+}
+
+func (c Config) swavParams() swavParams {
+	p := c.overClusters()
 	return swavParams{Steps: c.EncoderSteps, Prototypes: p, Area: swavArea, Seed: c.Seed, Override: c.swav}
 }
 
@@ -190,52 +199,69 @@ func (r *runner) swavData(ctx context.Context, items []*item, area int) ([]segne
 	return data, nil
 }
 
-// readSwav reads model/encoder.safetensors as a SwAV encoder into r.swav.
+// readSwav reads model/encoder.safetensors as a SwAV encoder into r.convEnc.
 func (r *runner) readSwav() error {
 	e, err := LoadSwAVEncoder(r.outPath(encoderFile))
 	if err != nil {
 		return err
 	}
-	r.swav = e
+	r.convEnc = e
 	return nil
 }
 
 // LoadSwAVEncoder reads a SwAV encoder file (OUT_DIR/model/encoder.safetensors
 // written with --encoder swav).
 func LoadSwAVEncoder(path string) (*segnet.Encoder, error) {
-	data, err := os.ReadFile(path)
+	e, kind, err := LoadConvEncoder(path)
 	if err != nil {
 		return nil, err
 	}
-	ts, meta, err := artifact.DecodeSafetensors(bytes.NewReader(data), 0)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	e, err := swavFromTensors(ts, meta)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	if kind != "swav" {
+		return nil, fmt.Errorf("%s: not a SwAV encoder (segdiscover.encoder %q)", path, kind)
 	}
 	return e, nil
 }
 
-// swavFromTensors builds a SwAV encoder from the tensors and metadata of
-// its file.
-func swavFromTensors(ts []artifact.Tensor, meta map[string]string) (*segnet.Encoder, error) {
-	if meta["segdiscover.encoder"] != "swav" {
-		return nil, fmt.Errorf("not a SwAV encoder (segdiscover.encoder %q)", meta["segdiscover.encoder"])
+// LoadConvEncoder reads a convolutional encoder file
+// (OUT_DIR/model/encoder.safetensors written with --encoder swav or
+// deepcluster) and returns it with its kind, "swav" or "deepcluster".
+func LoadConvEncoder(path string) (*segnet.Encoder, string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, "", err
+	}
+	ts, meta, err := artifact.DecodeSafetensors(bytes.NewReader(data), 0)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", path, err)
+	}
+	e, kind, err := convFromTensors(ts, meta)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", path, err)
+	}
+	return e, kind, nil
+}
+
+// convFromTensors builds a SwAV or DeepCluster encoder from the tensors
+// and metadata of its file and returns it with its kind. The feature layer
+// and working resolution are in the metadata "<kind>.feature_layer" and
+// "<kind>.area".
+func convFromTensors(ts []artifact.Tensor, meta map[string]string) (*segnet.Encoder, string, error) {
+	kind := meta["segdiscover.encoder"]
+	if kind != "swav" && kind != "deepcluster" {
+		return nil, "", fmt.Errorf("not a convolutional encoder (segdiscover.encoder %q)", kind)
 	}
 	var arch segnet.Arch
 	if err := arch.UnmarshalText([]byte(meta["segnet.arch"])); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	fl, err1 := strconv.Atoi(meta["swav.feature_layer"])
-	area, err2 := strconv.Atoi(meta["swav.area"])
+	fl, err1 := strconv.Atoi(meta[kind+".feature_layer"])
+	area, err2 := strconv.Atoi(meta[kind+".area"])
 	if err1 != nil || err2 != nil || fl < 1 || fl > len(arch.Layers) || area < 1 {
-		return nil, fmt.Errorf("metadata swav.feature_layer %q, swav.area %q invalid", meta["swav.feature_layer"], meta["swav.area"])
+		return nil, "", fmt.Errorf("metadata %s.feature_layer %q, %s.area %q invalid", kind, meta[kind+".feature_layer"], kind, meta[kind+".area"])
 	}
 	st, err := artifact.ToSegnet(ts)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	var net []segnet.Tensor
 	for _, t := range st {
@@ -245,8 +271,8 @@ func swavFromTensors(ts []artifact.Tensor, meta map[string]string) (*segnet.Enco
 	}
 	n, err := segnet.FromState(arch, net)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	n.Workers = 1
-	return &segnet.Encoder{Net: n, FeatureLayer: fl, Area: area}, nil
+	return &segnet.Encoder{Net: n, FeatureLayer: fl, Area: area}, kind, nil
 }

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/disintegration/imaging"
@@ -542,4 +543,30 @@ func ResumeTrainer(c Checkpoint, data []Sample, workers int) (*Trainer, error) {
 	}
 	t.epoch, t.opt.step = epoch, step
 	return t, nil
+}
+
+// LoadBody copies the body of src (every layer's convolution and BN
+// parameters and BN running statistics) into the trainer's network, which
+// keeps its freshly initialised head and its own input normalisation. It is
+// how a DeepCluster round starts (Caron et al. 2018): the body learnt in the
+// previous round, a new classifier for the new labels. It must be called
+// before the first epoch; the layers of src must be the trainer's.
+func (t *Trainer) LoadBody(src *Net) error {
+	if t.epoch > 0 || t.opt.step > 0 {
+		return fmt.Errorf("segnet: LoadBody after training started")
+	}
+	if !slices.Equal(src.arch.Layers, t.net.arch.Layers) {
+		return fmt.Errorf("segnet: LoadBody: body %v, want %v", src.arch.Layers, t.net.arch.Layers)
+	}
+	ts := t.net.StateDict()
+	from := make(map[string]Tensor)
+	for _, x := range src.StateDict() {
+		from[x.Name] = x
+	}
+	for i, x := range ts {
+		if y, ok := from[x.Name]; ok && strings.HasPrefix(x.Name, "layers.") {
+			ts[i] = y
+		}
+	}
+	return t.net.LoadStateDict(ts)
 }

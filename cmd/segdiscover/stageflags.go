@@ -41,7 +41,7 @@ func addSuperpixelFlags(f *pflag.FlagSet, c *pipeline.Config) {
 
 func addFeatureFlags(f *pflag.FlagSet, c *pipeline.Config) {
 	defaults := pipeline.Config{}.Defaults()
-	f.StringVar(&c.Encoder, "encoder", defaults.Encoder, "feature encoder: handcrafted, swav (a CNN trained on the images by SwAV, averaged per superpixel), sae-sigmoid (sparse autoencoder, KL penalty), sae-relu (L1 penalty), stacked (greedily trained stack of sparse autoencoders), vae (variational autoencoder), handcrafted+ one of the learned ones, or vit (a pretrained DINO / DINOv2 transformer: --weights)")
+	f.StringVar(&c.Encoder, "encoder", defaults.Encoder, "feature encoder: handcrafted, swav (a CNN trained on the images by SwAV, averaged per superpixel), deepcluster (the segmentation CNN trained by DeepCluster rounds from the colour concepts, averaged per superpixel), sae-sigmoid (sparse autoencoder, KL penalty), sae-relu (L1 penalty), stacked (greedily trained stack of sparse autoencoders), vae (variational autoencoder), handcrafted+ one of the learned ones, or vit (a pretrained DINO / DINOv2 transformer: --weights)")
 	f.IntVar(&c.Hidden, "hidden", defaults.Hidden, "learned encoder: hidden units (feature dimensions)")
 	f.BoolVar(&c.Denoise, "denoise", false, "learned encoder: denoising autoencoder (masking noise on the input patches)")
 	f.IntVar(&c.PatchSize, "patch-size", defaults.PatchSize, "learned encoder: side of the superpixel patches, in pixels")
@@ -51,8 +51,9 @@ func addFeatureFlags(f *pflag.FlagSet, c *pipeline.Config) {
 	f.IntVar(&c.ViTSize, "vit-size", defaults.ViTSize, "vit: images are resized so that their short side is this many pixels (sides rounded to the patch size)")
 	f.StringVar(&c.ViTFeatures, "vit-features", defaults.ViTFeatures, "vit: tokens (the last block's output tokens) or keys (its attention keys, STEGO's KK)")
 	f.IntVar(&c.EncoderSteps, "encoder-steps", defaults.EncoderSteps, "swav: optimiser steps (32 superpixels, 2 global and 4 local views each)")
-	f.IntVar(&c.Prototypes, "prototypes", 0, "swav: prototypes (0: 4 x concepts, at least 32)")
-	f.Float64Var(&c.HandWeight, "hand-weight", defaults.HandWeight, "handcrafted+swav: total variance of the standardised hand-crafted block relative to the learned block's")
+	f.IntVar(&c.Prototypes, "prototypes", 0, "swav: prototypes; deepcluster: clusters of every round, at most 255 (0: 4 x concepts, at least 32)")
+	f.IntVar(&c.Rounds, "rounds", defaults.Rounds, "deepcluster: rounds, each training the network for a few epochs on the clusters of the previous round's features (round 1: of the hand-crafted ones)")
+	f.Float64Var(&c.HandWeight, "hand-weight", defaults.HandWeight, "handcrafted+swav, handcrafted+deepcluster: total variance of the standardised hand-crafted block relative to the learned block's")
 	f.StringVar(&c.Blocks, "blocks", defaults.Blocks, "hand-crafted descriptor blocks, '+'-separated: lab_mean, lab_std, centroid_x, centroid_y, area, grad_stats, grad_hist, lbp")
 }
 
