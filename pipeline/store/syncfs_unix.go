@@ -1,0 +1,23 @@
+//go:build unix
+
+package store
+
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// deferSync: WriteFileNoSync may leave durability to a later syncFS.
+const deferSync = true
+
+// syncFS flushes the whole file system holding dir to disk (syncfs(2)): one
+// call instead of an fsync per file for a batch of outputs.
+func syncFS(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return unix.Syncfs(int(f.Fd()))
+}
