@@ -52,7 +52,7 @@ func (l *Local) Location(key string) string {
 
 // WriteAtomic implements Store with WriteFileAtomic.
 func (l *Local) WriteAtomic(ctx context.Context, key string, write func(io.Writer) error) error {
-	if err := checkKey(l, key); err != nil {
+	if err := CheckKey(l, key); err != nil {
 		return err
 	}
 	return WriteFileAtomic(l.path(key), cancellable(ctx, write))
@@ -60,7 +60,7 @@ func (l *Local) WriteAtomic(ctx context.Context, key string, write func(io.Write
 
 // WriteAtomicNoSync implements Store with WriteFileNoSync.
 func (l *Local) WriteAtomicNoSync(ctx context.Context, key string, write func(io.Writer) error) error {
-	if err := checkKey(l, key); err != nil {
+	if err := CheckKey(l, key); err != nil {
 		return err
 	}
 	return WriteFileNoSync(l.path(key), cancellable(ctx, write))
@@ -85,7 +85,7 @@ func (l *Local) Sync(ctx context.Context) error {
 	if _, err := os.Stat(l.root); errors.Is(err, fs.ErrNotExist) {
 		return nil // nothing written yet
 	}
-	if err := syncFS(l.root); err != nil {
+	if err := SyncFS(l.root); err != nil {
 		return fmt.Errorf("sync %s: %w", l.root, err)
 	}
 	return nil
@@ -93,7 +93,7 @@ func (l *Local) Sync(ctx context.Context) error {
 
 // NewReader implements Store.
 func (l *Local) NewReader(ctx context.Context, key string) (io.ReadCloser, error) {
-	if err := checkKey(l, key); err != nil {
+	if err := CheckKey(l, key); err != nil {
 		return nil, err
 	}
 	f, err := os.Open(l.path(key))
@@ -112,7 +112,7 @@ func (l *Local) NewReader(ctx context.Context, key string) (io.ReadCloser, error
 
 // Stat implements Store. A folder is no object: its key does not exist.
 func (l *Local) Stat(ctx context.Context, key string) (Info, error) {
-	if err := checkKey(l, key); err != nil {
+	if err := CheckKey(l, key); err != nil {
 		return Info{}, err
 	}
 	fi, err := os.Stat(l.path(key))
@@ -180,7 +180,7 @@ func (l *Local) List(ctx context.Context, prefix string) iter.Seq2[Info, error] 
 
 // Delete implements Store.
 func (l *Local) Delete(ctx context.Context, key string) error {
-	if err := checkKey(l, key); err != nil {
+	if err := CheckKey(l, key); err != nil {
 		return err
 	}
 	if err := os.Remove(l.path(key)); err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -64,16 +64,17 @@ var ErrNotExist = fs.ErrNotExist
 // ErrInvalidKey is what errors for a malformed key wrap.
 var ErrInvalidKey = errors.New("invalid key")
 
-// Open opens the store at location: a local folder path (absolute or
-// relative; a shared NFS/Lustre mount works) or a bucket URL with one of
-// the schemes s3://, gs://, azblob://, file:// or mem:// (see the package
-// comment for their form). what names the store in errors ("output
-// folder", "input folder").
-func Open(ctx context.Context, what, location string) (Store, error) {
-	if scheme, ok := URLScheme(location); ok {
-		return openBucket(ctx, what, scheme, location)
+// OpenLocal opens the local folder root (absolute or relative; a shared
+// NFS/Lustre mount works) as a Store. The folder need not exist yet: the
+// first write creates it. A root that looks like a URL is refused, since
+// taken as a path "s3://b" would become a folder "s3:" in the working
+// directory; package bucket opens URLs. what names the store in errors
+// ("output folder", "input folder").
+func OpenLocal(what, root string) (*Local, error) {
+	if scheme, ok := URLScheme(root); ok {
+		return nil, fmt.Errorf("%s %q is a URL (%s://), not a local folder", what, root, scheme)
 	}
-	return openLocal(what, location)
+	return openLocal(what, root)
 }
 
 // URLScheme returns the scheme of location if it looks like a URL
@@ -94,11 +95,12 @@ func URLScheme(location string) (string, bool) {
 	return strings.ToLower(scheme), true
 }
 
-// checkKey rejects keys that are not clean relative slash paths: empty,
+// CheckKey rejects keys that are not clean relative slash paths: empty,
 // absolute, with "." or ".." elements, empty elements ("a//b") or a
 // trailing slash. Object stores would accept some of these, a folder would
 // read them differently; refusing them keeps both alike.
-func checkKey(s Store, key string) error {
+// Every Store implementation calls it first.
+func CheckKey(s Store, key string) error {
 	if key == "" || key == "." || !fs.ValidPath(key) {
 		return fmt.Errorf("%s: %w %q: want a relative slash-separated path without empty, \".\" or \"..\" parts", s.Location(""), ErrInvalidKey, key)
 	}

@@ -1,59 +1,21 @@
-package store
+package store_test
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/segdiscover/segdiscover/pipeline/store"
+	"github.com/segdiscover/segdiscover/pipeline/store/storetest"
 )
 
 func TestLocal(t *testing.T) {
-	testConformance(t, func(t *testing.T) Store {
-		s, err := Open(context.Background(), "output folder", filepath.Join(t.TempDir(), "out"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := s.(*Local); !ok {
-			t.Fatalf("a path opened as %T, want *Local", s)
-		}
-		return s
-	})
-}
-
-func TestFileblob(t *testing.T) {
-	testConformance(t, func(t *testing.T) Store {
-		dir := t.TempDir()
-		// fileblob renames from os.TempDir: keep it on the folder's file system.
-		t.Setenv("TMPDIR", t.TempDir())
-		s, err := Open(context.Background(), "output folder", "file://"+filepath.ToSlash(dir))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := s.(*Bucket); !ok {
-			t.Fatalf("a file:// URL opened as %T, want *Bucket", s)
-		}
-		t.Cleanup(func() {
-			// metadata=skip: no ".attrs" sidecars beside the objects.
-			filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-				if err == nil && strings.HasSuffix(p, ".attrs") {
-					t.Errorf("fileblob left a sidecar %s", p)
-				}
-				return nil
-			})
-		})
-		return s
-	})
-}
-
-func TestMemblob(t *testing.T) {
-	testConformance(t, func(t *testing.T) Store {
-		s, err := Open(context.Background(), "output folder", "mem://")
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := store.OpenLocal("output folder", filepath.Join(t.TempDir(), "out"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -61,119 +23,36 @@ func TestMemblob(t *testing.T) {
 	})
 }
 
-// TestMemblobPrefix: the URL's path is a key prefix, invisible in keys and
-// visible in Location.
-func TestMemblobPrefix(t *testing.T) {
-	testConformance(t, func(t *testing.T) Store {
-		s, err := Open(context.Background(), "output folder", "mem://bucket/runs/one")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got, want := s.Location("masks/a.png"), "mem://bucket/runs/one/masks/a.png"; got != want {
-			t.Fatalf("Location = %q, want %q", got, want)
-		}
-		return s
-	})
-}
-
-// TestS3 runs the conformance suite against a real S3-compatible server:
-// SEGDISCOVER_S3_URL names a bucket (deploy/s3/seaweedfs.sh start prints
-// it, with the credentials, and deploy/s3/test.sh runs this test). Each
-// subtest works under a prefix of its own.
-func TestS3(t *testing.T) {
-	base := os.Getenv("SEGDISCOVER_S3_URL")
-	if base == "" {
-		t.Skip("SEGDISCOVER_S3_URL not set; deploy/s3/test.sh runs this test against a local SeaweedFS")
-	}
-	ctx := context.Background()
-	run := fmt.Sprintf("test-%d", time.Now().UnixNano())
-	n := 0
-	testConformance(t, func(t *testing.T) Store {
-		n++
-		s, err := Open(ctx, "output folder", withPath(t, base, fmt.Sprintf("%s/%d", run, n)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	})
-
-	t.Run("MissingBucket", func(t *testing.T) {
-		u, _ := url.Parse(base)
-		u.Host = "no-such-bucket-" + run
-		_, err := Open(ctx, "output folder", u.String())
-		if err == nil || !strings.Contains(err.Error(), "does not exist") || !strings.Contains(err.Error(), u.Host) {
-			t.Fatalf("Open(missing bucket) = %v, want an error saying bucket %s does not exist", err, u.Host)
-		}
-	})
-	t.Run("WrongSecret", func(t *testing.T) {
-		t.Setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
-		_, err := Open(ctx, "output folder", base)
-		if err == nil || !strings.Contains(err.Error(), "access denied") || !strings.Contains(err.Error(), "AWS_ACCESS_KEY_ID") {
-			t.Fatalf("Open(wrong secret) = %v, want access denied naming the credentials", err)
-		}
-	})
-	t.Run("NoCredentials", func(t *testing.T) {
-		noCredentials(t)
-		_, err := Open(ctx, "output folder", base)
-		if err == nil || !strings.Contains(err.Error(), "credentials") || !strings.Contains(err.Error(), "AWS_ACCESS_KEY_ID") {
-			t.Fatalf("Open(no credentials) = %v, want an error naming the credentials", err)
-		}
-	})
-}
-
-// noCredentials empties the AWS credential chain for one test, down to the
-// instance-metadata lookup, which would otherwise leave this machine.
-func noCredentials(t *testing.T) {
-	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"} {
-		t.Setenv(k, "")
-		os.Unsetenv(k)
-	}
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
-}
-
-// withPath returns the bucket URL u with path p (a key prefix).
-func withPath(t *testing.T, u, p string) string {
-	t.Helper()
-	pu, err := url.Parse(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pu.Path = "/" + p
-	return pu.String()
-}
-
-func TestOpenErrors(t *testing.T) {
-	ctx := context.Background()
+func TestOpenLocalErrors(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "f")
 	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	missing := filepath.Join(t.TempDir(), "absent")
 	for _, tc := range []struct {
 		location string
 		want     []string // in the error
 	}{
-		{"ftp://host/x", []string{`"ftp://host/x"`, `unsupported URL scheme "ftp"`, "s3://"}},
-		{"HTTP://host/x", []string{`unsupported URL scheme "http"`}},
-		{"s3:///prefix", []string{"no bucket name", "s3://BUCKET"}},
-		{"mem://b/p?prefix=q/", []string{"either as the URL's path or as prefix="}},
-		{"file://relative/dir", []string{"file:///folder"}},
-		{"file://" + missing, []string{"output folder", missing}},
-		{file, []string{file, "is a file, not a folder"}},
+		{file, []string{"output folder", file, "is a file, not a folder"}},
 		{"", []string{"empty path"}},
+		// A URL taken as a path would become a folder "s3:" or "file:".
+		{"s3://bucket/out", []string{`"s3://bucket/out"`, "is a URL"}},
+		{"file:///x", []string{`"file:///x"`, "is a URL"}},
 	} {
 		t.Run(tc.location, func(t *testing.T) {
-			s, err := Open(ctx, "output folder", tc.location)
+			wd := t.TempDir()
+			t.Chdir(wd)
+			s, err := store.OpenLocal("output folder", tc.location)
 			if err == nil {
 				s.Close()
-				t.Fatalf("Open(%q) succeeded", tc.location)
+				t.Fatalf("OpenLocal(%q) succeeded", tc.location)
 			}
 			for _, w := range tc.want {
 				if !strings.Contains(err.Error(), w) {
-					t.Errorf("Open(%q) = %q, want it to say %q", tc.location, err, w)
+					t.Errorf("OpenLocal(%q) = %q, want it to say %q", tc.location, err, w)
 				}
+			}
+			if ents, _ := os.ReadDir(wd); len(ents) != 0 {
+				t.Errorf("a refused OpenLocal created %s", ents[0].Name())
 			}
 		})
 	}
@@ -198,7 +77,7 @@ func TestURLScheme(t *testing.T) {
 		{"://x", ""},
 	} {
 		t.Run(tc.location, func(t *testing.T) {
-			got, ok := URLScheme(tc.location)
+			got, ok := store.URLScheme(tc.location)
 			if got != tc.scheme || ok != (tc.scheme != "") {
 				t.Fatalf("URLScheme(%q) = %q, %v; want %q", tc.location, got, ok, tc.scheme)
 			}
@@ -211,16 +90,20 @@ func TestURLScheme(t *testing.T) {
 func TestLocalTempFiles(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	s, err := Open(ctx, "output folder", dir)
+	s, err := store.OpenLocal("output folder", dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	put(t, s, "a/x.png", "x")
+	storetest.Put(t, s, "a/x.png", "x")
 	// A write killed mid-way leaves a file like this one.
-	if err := os.WriteFile(filepath.Join(dir, "a", ".x.png.tmp-123"), []byte("part"), 0o644); err != nil {
+	killed := ".x.png.tmp-123"
+	if !store.IsTempName(killed) {
+		t.Fatalf("IsTempName(%q) = false", killed)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "a", killed), []byte("part"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if keys := list(t, s, ""); len(keys) != 1 || keys[0] != "a/x.png" {
+	if keys := storetest.Keys(t, s, ""); len(keys) != 1 || keys[0] != "a/x.png" {
 		t.Fatalf("keys %q, want only a/x.png", keys)
 	}
 	boom := errors.New("boom")

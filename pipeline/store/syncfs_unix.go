@@ -8,12 +8,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// deferSync: WriteFileNoSync may leave durability to a later syncFS.
+// deferSync: WriteFileNoSync may leave durability to a later SyncFS.
 const deferSync = true
 
-// syncFS flushes the whole file system holding dir to disk (syncfs(2)): one
-// call instead of an fsync per file for a batch of outputs.
-func syncFS(dir string) error {
+// SyncFS flushes the whole file system holding dir to disk (syncfs(2)): one
+// call instead of an fsync per file for a batch of outputs written with
+// WriteFileNoSync.
+func SyncFS(dir string) error {
 	f, err := os.Open(dir)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package store
+package bucket
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 
+	"github.com/segdiscover/segdiscover/pipeline/store"
+
 	// The bucket schemes Open accepts: s3://, gs://, azblob://, file://,
 	// mem://.
 	_ "gocloud.dev/blob/azureblob"
@@ -25,7 +27,18 @@ import (
 // Schemes are the URL schemes Open takes for buckets.
 var Schemes = []string{"s3", "gs", "azblob", "file", "mem"}
 
-// Bucket is a Store on a gocloud.dev/blob bucket, optionally under a key
+// Open opens the store at location: a local folder path (store.OpenLocal)
+// or a bucket URL with one of the Schemes (see the package comment for
+// their form). what names the store in errors ("output folder", "input
+// folder").
+func Open(ctx context.Context, what, location string) (store.Store, error) {
+	if scheme, ok := store.URLScheme(location); ok {
+		return openBucket(ctx, what, scheme, location)
+	}
+	return store.OpenLocal(what, location)
+}
+
+// Bucket is a store.Store on a gocloud.dev/blob bucket, optionally under a key
 // prefix (the URL's path).
 type Bucket struct {
 	b    *blob.Bucket
@@ -112,23 +125,24 @@ func (s *Bucket) explain(scheme string, err error) error {
 	return err
 }
 
-// Location implements Store: the URL of key.
+// Location implements store.Store: the URL of key.
 func (s *Bucket) Location(key string) string { return s.base + key }
 
-// notExist turns gocloud's NotFound into an error that wraps ErrNotExist.
+// fail names the object in err, and turns gocloud's NotFound into an
+// error that wraps store.ErrNotExist.
 func (s *Bucket) fail(op, key string, err error) error {
 	if gcerrors.Code(err) == gcerrors.NotFound {
-		return fmt.Errorf("%s %s: %w", op, s.Location(key), ErrNotExist)
+		return fmt.Errorf("%s %s: %w", op, s.Location(key), store.ErrNotExist)
 	}
-	scheme, _ := URLScheme(s.base)
+	scheme, _ := store.URLScheme(s.base)
 	return fmt.Errorf("%s %s: %w", op, s.Location(key), s.explain(scheme, err))
 }
 
-// WriteAtomic implements Store. The object is uploaded whole (in parts for
+// WriteAtomic implements store.Store. The object is uploaded whole (in parts for
 // large ones) and appears only when the upload completes; a failed write
 // cancels the upload, so nothing appears.
 func (s *Bucket) WriteAtomic(ctx context.Context, key string, write func(io.Writer) error) error {
-	if err := checkKey(s, key); err != nil {
+	if err := store.CheckKey(s, key); err != nil {
 		return err
 	}
 	// Cancelling the writer's context before Close aborts the upload.
@@ -149,17 +163,17 @@ func (s *Bucket) WriteAtomic(ctx context.Context, key string, write func(io.Writ
 	return nil
 }
 
-// WriteAtomicNoSync implements Store: an object is durable once written.
+// WriteAtomicNoSync implements store.Store: an object is durable once written.
 func (s *Bucket) WriteAtomicNoSync(ctx context.Context, key string, write func(io.Writer) error) error {
 	return s.WriteAtomic(ctx, key, write)
 }
 
-// Sync implements Store; there is nothing to flush.
+// Sync implements store.Store; there is nothing to flush.
 func (s *Bucket) Sync(ctx context.Context) error { return nil }
 
-// NewReader implements Store.
+// NewReader implements store.Store.
 func (s *Bucket) NewReader(ctx context.Context, key string) (io.ReadCloser, error) {
-	if err := checkKey(s, key); err != nil {
+	if err := store.CheckKey(s, key); err != nil {
 		return nil, err
 	}
 	r, err := s.b.NewReader(ctx, key, nil)
@@ -169,22 +183,22 @@ func (s *Bucket) NewReader(ctx context.Context, key string) (io.ReadCloser, erro
 	return r, nil
 }
 
-// Stat implements Store.
-func (s *Bucket) Stat(ctx context.Context, key string) (Info, error) {
-	if err := checkKey(s, key); err != nil {
-		return Info{}, err
+// Stat implements store.Store.
+func (s *Bucket) Stat(ctx context.Context, key string) (store.Info, error) {
+	if err := store.CheckKey(s, key); err != nil {
+		return store.Info{}, err
 	}
 	a, err := s.b.Attributes(ctx, key)
 	if err != nil {
-		return Info{}, s.fail("stat", key, err)
+		return store.Info{}, s.fail("stat", key, err)
 	}
-	return Info{Key: key, Size: a.Size, ModTime: a.ModTime}, nil
+	return store.Info{Key: key, Size: a.Size, ModTime: a.ModTime}, nil
 }
 
-// List implements Store, in the order the service lists (lexical by key
+// List implements store.Store, in the order the service lists (lexical by key
 // on S3, GCS and Azure).
-func (s *Bucket) List(ctx context.Context, prefix string) iter.Seq2[Info, error] {
-	return func(yield func(Info, error) bool) {
+func (s *Bucket) List(ctx context.Context, prefix string) iter.Seq2[store.Info, error] {
+	return func(yield func(store.Info, error) bool) {
 		it := s.b.List(&blob.ListOptions{Prefix: prefix})
 		for {
 			o, err := it.Next(ctx)
@@ -192,22 +206,22 @@ func (s *Bucket) List(ctx context.Context, prefix string) iter.Seq2[Info, error]
 				return
 			}
 			if err != nil {
-				yield(Info{}, s.fail("list", prefix, err))
+				yield(store.Info{}, s.fail("list", prefix, err))
 				return
 			}
 			if o.IsDir {
 				continue
 			}
-			if !yield(Info{Key: o.Key, Size: o.Size, ModTime: o.ModTime}, nil) {
+			if !yield(store.Info{Key: o.Key, Size: o.Size, ModTime: o.ModTime}, nil) {
 				return
 			}
 		}
 	}
 }
 
-// Delete implements Store.
+// Delete implements store.Store.
 func (s *Bucket) Delete(ctx context.Context, key string) error {
-	if err := checkKey(s, key); err != nil {
+	if err := store.CheckKey(s, key); err != nil {
 		return err
 	}
 	if err := s.b.Delete(ctx, key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
@@ -216,5 +230,7 @@ func (s *Bucket) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// Close implements Store.
+// Close implements store.Store.
 func (s *Bucket) Close() error { return s.b.Close() }
+
+var _ store.Store = (*Bucket)(nil)

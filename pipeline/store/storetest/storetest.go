@@ -1,4 +1,10 @@
-package store
+// Package storetest checks a store.Store implementation against the
+// behaviour the interface and package store's comment promise (whole
+// writes, failed and cancelled writes leaving nothing, listing by plain
+// prefix, key rules, concurrent writers), as testing/fstest does for
+// fs.FS. Each implementation's tests call Run with a constructor of fresh,
+// empty stores.
+package storetest
 
 import (
 	"context"
@@ -10,18 +16,19 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/segdiscover/segdiscover/pipeline/store"
 )
 
-// testConformance runs the behaviour every Store promises (see Store and
-// the package comment) against stores made by open, a fresh empty one per
-// subtest.
-func testConformance(t *testing.T, open func(t *testing.T) Store) {
+// Run checks the behaviour every store.Store promises against stores made
+// by open, a fresh empty one per subtest; Run closes them.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name string
-		run  func(t *testing.T, s Store)
+		run  func(t *testing.T, s store.Store)
 	}{
-		{"WriteRead", func(t *testing.T, s Store) {
+		{"WriteRead", func(t *testing.T, s store.Store) {
 			for key, body := range map[string]string{
 				"a.txt":                         "hello",
 				"deep/er/still/b.bin":           "\x00\x01\xff",
@@ -29,7 +36,7 @@ func testConformance(t *testing.T, open func(t *testing.T) Store) {
 				".cache/v1/masks/x.json":        `{"key":"k"}`,
 				"dir with space/ünïcode ok.png": "u",
 			} {
-				put(t, s, key, body)
+				Put(t, s, key, body)
 				if got := get(t, s, key); got != body {
 					t.Errorf("%s: read %q, want %q", key, got, body)
 				}
@@ -37,38 +44,38 @@ func testConformance(t *testing.T, open func(t *testing.T) Store) {
 				if err != nil || info.Key != key || info.Size != int64(len(body)) {
 					t.Errorf("Stat(%s) = %+v, %v; want size %d", key, info, err, len(body))
 				}
-				if ok, err := Exists(ctx, s, key); !ok || err != nil {
-					t.Errorf("Exists(%s) = %v, %v", key, ok, err)
+				if ok, err := store.Exists(ctx, s, key); !ok || err != nil {
+					t.Errorf("store.Exists(%s) = %v, %v", key, ok, err)
 				}
 			}
 		}},
-		{"Overwrite", func(t *testing.T, s Store) {
-			put(t, s, "k", "first, longer content")
-			put(t, s, "k", "second")
+		{"Overwrite", func(t *testing.T, s store.Store) {
+			Put(t, s, "k", "first, longer content")
+			Put(t, s, "k", "second")
 			if got := get(t, s, "k"); got != "second" {
 				t.Fatalf("read %q after overwrite, want %q", got, "second")
 			}
-			if keys := list(t, s, ""); !slices.Equal(keys, []string{"k"}) {
+			if keys := Keys(t, s, ""); !slices.Equal(keys, []string{"k"}) {
 				t.Fatalf("keys %q after overwrite, want [k]", keys)
 			}
 		}},
-		{"Missing", func(t *testing.T, s Store) {
-			put(t, s, "there/x", "x")
+		{"Missing", func(t *testing.T, s store.Store) {
+			Put(t, s, "there/x", "x")
 			for _, key := range []string{"absent", "there/absent", "there"} {
 				_, err := s.NewReader(ctx, key)
 				checkNotExist(t, s, "NewReader", key, err)
 				_, err = s.Stat(ctx, key)
 				checkNotExist(t, s, "Stat", key, err)
-				_, err = ReadAll(ctx, s, key)
+				_, err = store.ReadAll(ctx, s, key)
 				checkNotExist(t, s, "ReadAll", key, err)
-				if ok, err := Exists(ctx, s, key); ok || err != nil {
-					t.Errorf("Exists(%s) = %v, %v; want false, nil", key, ok, err)
+				if ok, err := store.Exists(ctx, s, key); ok || err != nil {
+					t.Errorf("store.Exists(%s) = %v, %v; want false, nil", key, ok, err)
 				}
 			}
 		}},
-		{"FailedWriteLeavesNothing", func(t *testing.T, s Store) {
+		{"FailedWriteLeavesNothing", func(t *testing.T, s store.Store) {
 			boom := errors.New("boom")
-			put(t, s, "old", "old content")
+			Put(t, s, "old", "old content")
 			// Larger than an S3 upload part (5 MiB), so the upload has
 			// begun when the write fails.
 			big := randomBytes(6 << 20)
@@ -89,11 +96,11 @@ func testConformance(t *testing.T, open func(t *testing.T) Store) {
 			if got := get(t, s, "old"); got != "old content" {
 				t.Errorf("old content now %.20q…, want it intact", got)
 			}
-			if keys := list(t, s, ""); !slices.Equal(keys, []string{"old"}) {
+			if keys := Keys(t, s, ""); !slices.Equal(keys, []string{"old"}) {
 				t.Errorf("keys %q after failed writes, want [old]", keys)
 			}
 		}},
-		{"CancelledWriteLeavesNothing", func(t *testing.T, s Store) {
+		{"CancelledWriteLeavesNothing", func(t *testing.T, s store.Store) {
 			cctx, cancel := context.WithCancel(ctx)
 			err := s.WriteAtomic(cctx, "c", func(w io.Writer) error {
 				_, err := io.WriteString(w, "data")
@@ -103,11 +110,11 @@ func testConformance(t *testing.T, open func(t *testing.T) Store) {
 			if err == nil {
 				t.Fatal("a write whose context was cancelled succeeded")
 			}
-			if ok, _ := Exists(ctx, s, "c"); ok {
+			if ok, _ := store.Exists(ctx, s, "c"); ok {
 				t.Fatal("a cancelled write left an object")
 			}
 		}},
-		{"Large", func(t *testing.T, s Store) {
+		{"Large", func(t *testing.T, s store.Store) {
 			big := randomBytes(6<<20 + 12345)
 			if err := s.WriteAtomic(ctx, "big.bin", func(w io.Writer) error { _, err := w.Write(big); return err }); err != nil {
 				t.Fatal(err)
@@ -116,10 +123,10 @@ func testConformance(t *testing.T, open func(t *testing.T) Store) {
 				t.Fatalf("large object read back differs (%d bytes, want %d)", len(got), len(big))
 			}
 		}},
-		{"List", func(t *testing.T, s Store) {
+		{"List", func(t *testing.T, s store.Store) {
 			all := []string{"a/b.png", "a/b/c", "a/b/d/e", "a/bc", "a0", "x"}
 			for _, k := range all {
-				put(t, s, k, k)
+				Put(t, s, k, k)
 			}
 			for _, tc := range []struct {
 				prefix string
@@ -133,7 +140,7 @@ func testConformance(t *testing.T, open func(t *testing.T) Store) {
 				{"nothing/", nil},
 				{"nothing", nil},
 			} {
-				if got := list(t, s, tc.prefix); !slices.Equal(got, tc.want) {
+				if got := Keys(t, s, tc.prefix); !slices.Equal(got, tc.want) {
 					t.Errorf("List(%q) = %q, want %q", tc.prefix, got, tc.want)
 				}
 			}
@@ -153,9 +160,9 @@ func testConformance(t *testing.T, open func(t *testing.T) Store) {
 				t.Errorf("break after one listed key: saw %d", n)
 			}
 		}},
-		{"Delete", func(t *testing.T, s Store) {
-			put(t, s, "d/1", "1")
-			put(t, s, "d/2", "2")
+		{"Delete", func(t *testing.T, s store.Store) {
+			Put(t, s, "d/1", "1")
+			Put(t, s, "d/2", "2")
 			if err := s.Delete(ctx, "d/1"); err != nil {
 				t.Fatal(err)
 			}
@@ -167,27 +174,27 @@ func testConformance(t *testing.T, open func(t *testing.T) Store) {
 			}
 			_, err := s.Stat(ctx, "d/1")
 			checkNotExist(t, s, "Stat after Delete", "d/1", err)
-			if keys := list(t, s, ""); !slices.Equal(keys, []string{"d/2"}) {
+			if keys := Keys(t, s, ""); !slices.Equal(keys, []string{"d/2"}) {
 				t.Errorf("keys %q after delete, want [d/2]", keys)
 			}
 		}},
-		{"InvalidKeys", func(t *testing.T, s Store) {
+		{"InvalidKeys", func(t *testing.T, s store.Store) {
 			for _, key := range []string{"", ".", "/abs", "../up", "a/../b", "a//b", "a/./b", "trailing/"} {
 				werr := s.WriteAtomic(ctx, key, func(w io.Writer) error { return nil })
 				_, rerr := s.NewReader(ctx, key)
 				_, serr := s.Stat(ctx, key)
 				derr := s.Delete(ctx, key)
 				for op, err := range map[string]error{"WriteAtomic": werr, "NewReader": rerr, "Stat": serr, "Delete": derr} {
-					if !errors.Is(err, ErrInvalidKey) || !strings.Contains(err.Error(), fmt.Sprintf("%q", key)) {
-						t.Errorf("%s(%q) = %v, want ErrInvalidKey naming the key", op, key, err)
+					if !errors.Is(err, store.ErrInvalidKey) || !strings.Contains(err.Error(), fmt.Sprintf("%q", key)) {
+						t.Errorf("%s(%q) = %v, want store.ErrInvalidKey naming the key", op, key, err)
 					}
 				}
 			}
-			if keys := list(t, s, ""); len(keys) != 0 {
+			if keys := Keys(t, s, ""); len(keys) != 0 {
 				t.Errorf("invalid keys wrote %q", keys)
 			}
 		}},
-		{"NoSyncThenSync", func(t *testing.T, s Store) {
+		{"NoSyncThenSync", func(t *testing.T, s store.Store) {
 			for i := range 5 {
 				key := fmt.Sprintf("batch/%d", i)
 				if err := s.WriteAtomicNoSync(ctx, key, func(w io.Writer) error { _, err := io.WriteString(w, key); return err }); err != nil {
@@ -197,14 +204,14 @@ func testConformance(t *testing.T, open func(t *testing.T) Store) {
 			if err := s.Sync(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if got := list(t, s, "batch/"); len(got) != 5 {
+			if got := Keys(t, s, "batch/"); len(got) != 5 {
 				t.Fatalf("listed %q, want 5 keys", got)
 			}
 			if got := get(t, s, "batch/3"); got != "batch/3" {
 				t.Fatalf("read %q", got)
 			}
 		}},
-		{"ConcurrentWriters", func(t *testing.T, s Store) {
+		{"ConcurrentWriters", func(t *testing.T, s store.Store) {
 			// Distinct keys from many goroutines (the engine's workers), and
 			// several writers of one key: that one ends holding one whole
 			// version, whichever won.
@@ -224,7 +231,7 @@ func testConformance(t *testing.T, open func(t *testing.T) Store) {
 					t.Fatal(err)
 				}
 			}
-			if got := list(t, s, "w/"); len(got) != 16 {
+			if got := Keys(t, s, "w/"); len(got) != 16 {
 				t.Errorf("listed %d keys, want 16", len(got))
 			}
 			got := get(t, s, "same")
@@ -245,24 +252,25 @@ func testConformance(t *testing.T, open func(t *testing.T) Store) {
 	}
 }
 
-func put(t *testing.T, s Store, key, body string) {
+// Put writes body at key, failing the test on error.
+func Put(t *testing.T, s store.Store, key, body string) {
 	t.Helper()
 	if err := s.WriteAtomic(context.Background(), key, func(w io.Writer) error { _, err := io.WriteString(w, body); return err }); err != nil {
 		t.Fatalf("WriteAtomic(%s): %v", key, err)
 	}
 }
 
-func get(t *testing.T, s Store, key string) string {
+func get(t *testing.T, s store.Store, key string) string {
 	t.Helper()
-	b, err := ReadAll(context.Background(), s, key)
+	b, err := store.ReadAll(context.Background(), s, key)
 	if err != nil {
-		t.Fatalf("ReadAll(%s): %v", key, err)
+		t.Fatalf("store.ReadAll(%s): %v", key, err)
 	}
 	return string(b)
 }
 
-// list returns the keys under prefix, sorted (List promises no order).
-func list(t *testing.T, s Store, prefix string) []string {
+// Keys returns the keys under prefix, sorted (List promises no order).
+func Keys(t *testing.T, s store.Store, prefix string) []string {
 	t.Helper()
 	var keys []string
 	for info, err := range s.List(context.Background(), prefix) {
@@ -275,9 +283,9 @@ func list(t *testing.T, s Store, prefix string) []string {
 	return keys
 }
 
-func checkNotExist(t *testing.T, s Store, op, key string, err error) {
+func checkNotExist(t *testing.T, s store.Store, op, key string, err error) {
 	t.Helper()
-	if !errors.Is(err, ErrNotExist) {
+	if !errors.Is(err, store.ErrNotExist) {
 		t.Errorf("%s(%s) = %v, want ErrNotExist", op, key, err)
 		return
 	}
