@@ -83,6 +83,11 @@ start() {
     print_env
     return
   fi
+  # A server we did not start on the port would be tested instead of ours.
+  if (exec 3<>"/dev/tcp/127.0.0.1/$S3_PORT") 2>/dev/null; then
+    log "port $S3_PORT is in use by another process; set SEAWEED_S3_PORT"
+    exit 1
+  fi
   rm -rf "$STATE"
   mkdir -p "$STATE/data"
   # Static credentials: one identity allowed everything.
@@ -106,8 +111,8 @@ EOF
     >"$STATE/weed.log" 2>&1 &
   echo $! >"$STATE/pid"
   if ! wait_port 127.0.0.1 "$S3_PORT" 60; then
-    log "S3 port $S3_PORT not open after 60 s; last log lines:"
-    tail -20 "$STATE/weed.log" >&2
+    log "S3 port $S3_PORT not open after 60 s; last lines of $STATE/weed.log:"
+    tail -50 "$STATE/weed.log" >&2
     stop
     exit 1
   fi
@@ -130,6 +135,8 @@ make_bucket() {
   done
   log "could not create bucket $BUCKET; weed shell said:"
   cat "$STATE/shell.log" >&2
+  log "last lines of $STATE/weed.log:"
+  tail -50 "$STATE/weed.log" >&2
   stop
   exit 1
 }

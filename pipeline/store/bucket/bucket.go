@@ -117,12 +117,24 @@ func (s *Bucket) explain(scheme string, err error) error {
 	hint := credentialsHint[scheme]
 	switch {
 	case hint == "":
-	case gcerrors.Code(err) == gcerrors.PermissionDenied:
+	case gcerrors.Code(err) == gcerrors.PermissionDenied || httpStatus(err) == 401 || httpStatus(err) == 403:
 		return fmt.Errorf("access denied; check the credentials, read from %s: %w", hint, err)
 	case strings.Contains(strings.ToLower(err.Error()), "credential"):
 		return fmt.Errorf("no usable credentials; set %s: %w", hint, err)
 	}
 	return err
+}
+
+// httpStatus returns the HTTP status of a refused request, 0 if err has
+// none. gocloud leaves some refusals as code Unknown: S3's
+// SignatureDoesNotMatch (a wrong secret) and InvalidAccessKeyId are 403s
+// that the AWS SDK's ResponseError carries with their status.
+func httpStatus(err error) int {
+	var withStatus interface{ HTTPStatusCode() int }
+	if errors.As(err, &withStatus) {
+		return withStatus.HTTPStatusCode()
+	}
+	return 0
 }
 
 // Location implements store.Store: the URL of key.

@@ -85,28 +85,49 @@ func TestS3(t *testing.T) {
 		return s
 	})
 
-	t.Run("MissingBucket", func(t *testing.T) {
-		u, _ := url.Parse(base)
-		u.Host = "no-such-bucket-" + run
-		_, err := Open(ctx, "output folder", u.String())
-		if err == nil || !strings.Contains(err.Error(), "does not exist") || !strings.Contains(err.Error(), u.Host) {
-			t.Fatalf("Open(missing bucket) = %v, want an error saying bucket %s does not exist", err, u.Host)
-		}
-	})
-	t.Run("WrongSecret", func(t *testing.T) {
-		t.Setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
-		_, err := Open(ctx, "output folder", base)
-		if err == nil || !strings.Contains(err.Error(), "access denied") || !strings.Contains(err.Error(), "AWS_ACCESS_KEY_ID") {
-			t.Fatalf("Open(wrong secret) = %v, want access denied naming the credentials", err)
-		}
-	})
-	t.Run("NoCredentials", func(t *testing.T) {
-		noCredentials(t)
-		_, err := Open(ctx, "output folder", base)
-		if err == nil || !strings.Contains(err.Error(), "credentials") || !strings.Contains(err.Error(), "AWS_ACCESS_KEY_ID") {
-			t.Fatalf("Open(no credentials) = %v, want an error naming the credentials", err)
-		}
-	})
+	// The bad inputs: each fails Open with an error naming the bucket's URL
+	// (without its query) and the cause.
+	named, _ := url.Parse(base)
+	named.RawQuery = ""
+	for _, tc := range []struct {
+		name     string
+		location string
+		setup    func(t *testing.T)
+		want     []string
+	}{
+		{"MissingBucket", withHost(t, base, "no-such-bucket-"+run), func(*testing.T) {},
+			[]string{"s3://no-such-bucket-" + run, "does not exist"}},
+		{"WrongSecret", base, func(t *testing.T) { t.Setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret") },
+			[]string{named.String(), "access denied", "AWS_ACCESS_KEY_ID"}},
+		{"NoCredentials", base, noCredentials,
+			[]string{named.String(), "credentials", "AWS_ACCESS_KEY_ID"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.setup(t)
+			s, err := Open(ctx, "output folder", tc.location)
+			if err == nil {
+				s.Close()
+				t.Fatalf("Open(%s) succeeded", tc.location)
+			}
+			t.Logf("Open: %v", err)
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Open(%s) = %q, want it to say %q", tc.location, err, w)
+				}
+			}
+		})
+	}
+}
+
+// withHost returns the bucket URL u with bucket (host) h.
+func withHost(t *testing.T, u, h string) string {
+	t.Helper()
+	pu, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pu.Host = h
+	return pu.String()
 }
 
 // noCredentials empties the AWS credential chain for one test, down to the
