@@ -1,8 +1,8 @@
-//go:build !unix
+//go:build !linux
 
 package store
 
-// deferSync is false without syncfs(2): WriteFileNoSync then fsyncs every
+// deferSync is false without syncfs(2) (Linux only): WriteFileNoSync then fsyncs every
 // file itself, and SyncFS has nothing left to do.
 const deferSync = false
 
