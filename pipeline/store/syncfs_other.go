@@ -2,8 +2,9 @@
 
 package store
 
-// deferSync is false without syncfs(2) (Linux only): WriteFileNoSync then fsyncs every
-// file itself, and SyncFS has nothing left to do.
+// deferSync is false without syncfs(2), which only Linux has:
+// WriteFileNoSync then fsyncs every file itself, and SyncFS has nothing
+// left to do.
 const deferSync = false
 
 // SyncFS does nothing here: every write was fsynced already.
