@@ -11,9 +11,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/segdiscover/segdiscover/pipeline/store"
 )
 
 // The on-disk cache.
@@ -204,7 +205,7 @@ func (c *cache) flush() error {
 	if len(batch) == 0 {
 		return nil
 	}
-	if err := syncFS(c.out); err != nil {
+	if err := store.SyncFS(c.out); err != nil {
 		return fmt.Errorf("sync %s: %w", c.out, err)
 	}
 	for _, m := range batch {
@@ -265,7 +266,7 @@ func removeTempFiles(out string) error {
 			return err
 		}
 		name := d.Name()
-		if !d.IsDir() && strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-") {
+		if !d.IsDir() && store.IsTempName(name) {
 			return os.Remove(path)
 		}
 		return nil
@@ -281,5 +282,5 @@ func hashBytes(data []byte) string {
 // renameWrite writes path atomically but not durably: durability comes
 // from flush's syncfs.
 func renameWrite(path string, write func(io.Writer) error) error {
-	return writeTempRename(path, write, false)
+	return store.WriteFileNoSync(path, write)
 }

@@ -128,14 +128,3 @@ func (l *dirLock) unlock() error {
 	unix.Flock(int(l.f.Fd()), unix.LOCK_UN)
 	return l.f.Close()
 }
-
-// syncFS flushes the whole file system holding dir to disk (syncfs(2)): one
-// call instead of an fsync per file for a batch of outputs.
-func syncFS(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return unix.Syncfs(int(f.Fd()))
-}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/segdiscover/segdiscover/features"
 	"github.com/segdiscover/segdiscover/pipeline/artifact"
+	"github.com/segdiscover/segdiscover/pipeline/store"
 	"github.com/segdiscover/segdiscover/segnet"
 )
 
@@ -603,15 +604,9 @@ func prepareFolders(inDir, outDir string) (out string, files []ImageFile, err er
 // taken as a path it would quietly become a folder named "s3:" or "file:"
 // in the working directory.
 func checkLocalPath(what, p string) error {
-	scheme, _, ok := strings.Cut(p, "://")
-	if !ok || scheme == "" {
+	scheme, ok := store.URLScheme(p)
+	if !ok {
 		return nil
-	}
-	for i, c := range scheme {
-		letter := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
-		if !letter && (i == 0 || !('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.')) {
-			return nil
-		}
 	}
 	return fmt.Errorf("%s %q is a URL (%s://); this build reads and writes local folders only "+
 		"(a shared NFS/Lustre mount works): give a path, or copy the data to one first", what, p, scheme)
