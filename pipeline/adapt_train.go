@@ -81,7 +81,7 @@ func (r *runner) adaptTrain(ctx context.Context, st *StageStats, src *sourceMode
 		return err
 	}
 	r.adapt.setRectify(rec)
-	tr, err := r.trainer(st, samples, func() (*segnet.Trainer, error) {
+	tr, err := r.trainer(st, segnet.SampleSlice(samples), func() (*segnet.Trainer, error) {
 		return fineTuner(src.net, samples, tp.settings(r.cfg.Workers), tp.Seed)
 	})
 	if err != nil {
