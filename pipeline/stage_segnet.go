@@ -112,8 +112,8 @@ func (r *runner) trainStage(ctx context.Context, st *StageStats) error {
 
 // diskSamples is the train stage's training set read from the files:
 // sample i is items[i]'s image, pseudo-label mask and confidence, read
-// afresh on every call and shrunk as loadSamples does, so that training
-// over it is bit for bit training over loadSamples' slice. Once ctx is
+// afresh on every call (loadSample), so that training over it is bit for bit
+// training over the same samples held in memory, as the stage did before. Once ctx is
 // cancelled every read fails with ctx.Err().
 type diskSamples struct {
 	ctx   context.Context
@@ -220,26 +220,6 @@ func (r *runner) modelConcepts() int {
 		return 0
 	}
 	return extraInt(m.Extra, "k")
-}
-
-// loadSamples reads every item's image, pseudo-label mask and confidence:
-// the training set, held in memory (about 6 bytes per pixel; adapt's
-// fine-tuning uses it, the train stage reads diskSamples instead).
-func (r *runner) loadSamples(ctx context.Context, items []*item, tp trainParams) ([]segnet.Sample, error) {
-	samples := make([]segnet.Sample, len(items))
-	errs := make([]error, len(items))
-	r.forEachOf(ctx, items, func(i int, it *item) {
-		samples[i], errs[i] = r.loadSample(it, tp)
-	})
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	for i, err := range errs {
-		if err != nil {
-			return nil, fmt.Errorf("train: %s: %w", items[i].file.Path, err)
-		}
-	}
-	return samples, nil
 }
 
 // loadSample reads it's training sample: image, pseudo-label mask and

@@ -135,3 +135,22 @@ func TestTrainUnreadableSample(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+// loadSamples reads every item's training sample into memory, as the train
+// stage did before it streamed them: the reference of the tests.
+func (r *runner) loadSamples(ctx context.Context, items []*item, tp trainParams) ([]segnet.Sample, error) {
+	samples := make([]segnet.Sample, len(items))
+	errs := make([]error, len(items))
+	r.forEachOf(ctx, items, func(i int, it *item) {
+		samples[i], errs[i] = r.loadSample(it, tp)
+	})
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for i, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("train: %s: %w", items[i].file.Path, err)
+		}
+	}
+	return samples, nil
+}
