@@ -226,15 +226,16 @@ func shrinkOne(d Sample, s TrainSettings) Sample {
 	return r
 }
 
-// ShrinkForTraining bounds the memory of a sample: training holds every
-// sample in memory, but its crops never use more than
+// ShrinkForTraining bounds the memory (and the cost of reading) of a
+// sample: NewTrainer holds every sample in memory, NewStreamTrainer a
+// few batches, but their crops never use more than
 // a few hundred pixels of an image: the image is scaled to cover the crop
 // and zoomed by at most MaxScale. ShrinkForTraining keeps at most twice
 // that resolution (so bilinear sampling still sees all the
 // detail it can use) and leaves smaller images untouched, bounding the
 // memory per image (about 1 MB at the default 120 x 160 crop) whatever
 // the size of the photographs: callers that load a dataset apply it to
-// each sample as it is read, before NewTrainer sees them all. ts gives the
+// each sample as it is read, before the trainer sees it. ts gives the
 // crop and MaxScale (zero fields: the defaults).
 func ShrinkForTraining(s Sample, ts TrainSettings) Sample {
 	ts = ts.withDefaults()
