@@ -13,6 +13,10 @@
 # OUT dir per binary (--until train, --epochs 1: the samples a trainer
 # holds do not depend on the epoch count, an epoch only repeats the same
 # batches) and the two model/segnet.safetensors are compared byte for byte.
+# Then AFTER runs the masks stage (--until masks, in the AFTER train
+# dir: it also redraws the overlays and the report) and finally a rerun
+# with everything cached (stage "cached": the per-image bookkeeping alone).
+# ONLY=masks skips to that last part (earlier parts already measured).
 # Results: WORK/memory.tsv (scale, images, stage, binary, max RSS in MB,
 # wall s, user s, sys s).
 set -eu
@@ -49,6 +53,12 @@ for sc in $scales; do
 		done
 	fi
 	out="$work/out${sc}x"
+	o="$work/out${sc}x-train-after"
+	if [ "${ONLY:-}" = masks ]; then
+		measure "$sc" masks after "$work/log-${sc}x-masks.txt" "$after" run "$in" -o "$o" --until masks --epochs 1
+		measure "$sc" cached after "$work/log-${sc}x-cached.txt" "$after" run "$in" -o "$o" --until masks --epochs 1
+		continue
+	fi
 	for stage in superpixels features cluster pseudolabels; do
 		measure "$sc" "$stage" after "$work/log-${sc}x-$stage.txt" "$after" run "$in" -o "$out" --until "$stage" --epochs 1
 	done
