@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"os"
+	"path/filepath"
+	"sync"
 
-	"github.com/sourcegraph/conc/pool"
-
+	"github.com/segdiscover/segdiscover/pipeline/artifact"
 	"github.com/segdiscover/segdiscover/pseudolabel"
 	"github.com/segdiscover/segdiscover/segnet"
 )
@@ -68,11 +70,11 @@ func (r *runner) adaptTrain(ctx context.Context, st *StageStats, src *sourceMode
 			return nil
 		}
 	}
-	samples, err := r.loadSamples(ctx, items, tp)
-	if err != nil {
-		return err
-	}
-	rec, err := r.rectifySamples(ctx, samples, src, ap)
+	// Neither the samples nor their rectified masks are held: rectification
+	// streams over the files, writing each rectified mask to the cache, and
+	// training reads them back batch by batch (flat memory in the images).
+	rs := &rectifiedSamples{diskSamples: diskSamples{ctx: ctx, r: r, items: items, tp: tp}, dir: r.rectifiedDir()}
+	rec, err := r.rectifySamples(ctx, rs, src, ap)
 	if err != nil {
 		return err
 	}
@@ -81,17 +83,57 @@ func (r *runner) adaptTrain(ctx context.Context, st *StageStats, src *sourceMode
 		return err
 	}
 	r.adapt.setRectify(rec)
-	tr, err := r.trainer(st, samples, func() (*segnet.Trainer, error) {
-		return fineTuner(src.net, samples, tp.settings(r.cfg.Workers), tp.Seed)
+	tr, err := r.trainer(st, rs, func() (*segnet.Trainer, error) {
+		return fineTuner(src.net, rs, tp.settings(r.cfg.Workers), tp.Seed)
 	})
 	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
 		return err
 	}
 	if st.Note != "" {
 		st.Note += "; "
 	}
 	st.Note += "fine-tuned from the model's network"
-	return r.trainAndWrite(ctx, st, tr, tp.Epochs, len(samples), []outputRecord{rrec})
+	if err := r.trainAndWrite(ctx, st, tr, tp.Epochs, len(items), []outputRecord{rrec}); err != nil {
+		return err
+	}
+	os.RemoveAll(rs.dir)
+	return nil
+}
+
+// rectifiedDir holds the rectified masks adapt's fine-tuning trains on
+// (cache bookkeeping, rewritten by every fine-tuning run before it trains).
+func (r *runner) rectifiedDir() string { return filepath.Join(r.cache.dir, "train", "rectified") }
+
+// rectifiedSamples are the train stage's samples with each mask replaced by
+// its rectified version, read from dir/<rel>.png.
+type rectifiedSamples struct {
+	diskSamples
+	dir string
+}
+
+func (d *rectifiedSamples) path(i int) string {
+	return filepath.Join(d.dir, filepath.FromSlash(d.items[i].file.Rel)+".png")
+}
+
+func (d *rectifiedSamples) Sample(i int) (segnet.Sample, error) {
+	s, err := d.diskSamples.Sample(i)
+	if err != nil {
+		return s, err
+	}
+	f, err := os.Open(d.path(i))
+	if err != nil {
+		return s, err
+	}
+	defer f.Close()
+	m, err := artifact.DecodeMask(f, d.r.cfg.MaxPixels)
+	if err != nil {
+		return s, fmt.Errorf("%s: %w", d.path(i), err)
+	}
+	s.Mask = m
+	return s, nil
 }
 
 // fineTuner returns a trainer that starts from src's weights and batch
@@ -101,8 +143,8 @@ func (r *runner) adaptTrain(ctx context.Context, st *StageStats, src *sourceMode
 // largely undone before the first layer, as batch-norm statistics
 // re-estimated on the target undo it deeper in (Li et al., "Revisiting
 // batch normalization for practical domain adaptation", 2016).
-func fineTuner(src *segnet.Net, samples []segnet.Sample, s segnet.TrainSettings, seed uint64) (*segnet.Trainer, error) {
-	tr, err := segnet.NewTrainer(src.Arch(), samples, s, seed)
+func fineTuner(src *segnet.Net, samples segnet.Samples, s segnet.TrainSettings, seed uint64) (*segnet.Trainer, error) {
+	tr, err := segnet.NewStreamTrainer(src.Arch(), samples, s, seed)
 	if err != nil {
 		return nil, err
 	}
@@ -122,42 +164,68 @@ func fineTuner(src *segnet.Net, samples []segnet.Sample, s segnet.TrainSettings,
 	return tr, nil
 }
 
-// rectifySamples replaces the pseudo-label mask of every training sample by
-// its rectified version (pseudolabel.Thresholds and Rectify): per concept,
-// its most confident share Keep of pixels; with agreement, of those, only
-// the pixels the model's network labels the same, for the concepts on
-// which it agrees at least half of the time (on the others, the source
-// network has not recognised the concept on the new images, and requiring
-// its agreement would drop the concept from fine-tuning altogether).
-func (r *runner) rectifySamples(ctx context.Context, samples []segnet.Sample, src *sourceModel, ap adaptTrainParams) (*rectifyRecord, error) {
+// rectifySamples writes the rectified pseudo-label mask of every training
+// sample of rs (pseudolabel.Thresholds and Rectify) to rs.path: per
+// concept, its most confident share Keep of pixels; with agreement, of
+// those, only the pixels the model's network labels the same, for the
+// concepts on which it agrees at least half of the time (on the others, the
+// source network has not recognised the concept on the new images, and
+// requiring its agreement would drop the concept from fine-tuning
+// altogether). It streams over the samples (a pass for the thresholds, one
+// for the agreement, one writing the masks), holding a few at a time; the
+// counts are integers, so the result does not depend on the order.
+func (r *runner) rectifySamples(ctx context.Context, rs *rectifiedSamples, src *sourceModel, ap adaptTrainParams) (*rectifyRecord, error) {
 	k := src.gmm.K()
+	var nets chan *segnet.Net
+	if ap.Agreement {
+		var err error
+		if nets, err = sourceNets(src, r.cfg.Workers); err != nil {
+			return nil, err
+		}
+	}
+	var mu sync.Mutex
 	h := pseudolabel.NewConfidenceHistogram(k)
-	for _, s := range samples {
-		h.Add(s.Mask, s.Conf)
+	if err := r.eachSample(ctx, rs, nil, "", func(_ *segnet.Net, _ int, s segnet.Sample) error {
+		hs := pseudolabel.NewConfidenceHistogram(k)
+		hs.Add(s.Mask, s.Conf)
+		mu.Lock()
+		h.Merge(hs)
+		mu.Unlock()
+		return nil
+	}); err != nil {
+		return nil, err
 	}
 	thr := h.Thresholds(ap.Keep)
 	rec := &rectifyRecord{Keep: ap.Keep, Agreement: ap.Agreement, Concepts: make([]conceptRectify, k)}
 	for c := range k {
 		rec.Concepts[c] = conceptRectify{ID: c, Threshold: float64(thr[c]) / 255, Pixels: h.Pixels(c)}
 	}
-	var preds []*image.Paletted
 	use := make([]bool, k)
 	if ap.Agreement {
-		var err error
-		if preds, err = r.sourcePredictions(ctx, samples, src); err != nil {
-			return nil, err
-		}
 		pass, agree := make([]int64, k), make([]int64, k)
-		for i, s := range samples {
-			p := preds[i]
+		if err := r.eachSample(ctx, rs, nets, "agreement", func(n *segnet.Net, i int, s segnet.Sample) error {
+			p, err := predictAt(n, s)
+			if err != nil {
+				return err
+			}
+			ps, as := make([]int64, k), make([]int64, k)
 			for j, c := range s.Mask.Pix {
 				if int(c) < k && s.Conf.Pix[j] >= thr[c] {
-					pass[c]++
+					ps[c]++
 					if p.Pix[j] == c {
-						agree[c]++
+						as[c]++
 					}
 				}
 			}
+			mu.Lock()
+			for c := range k {
+				pass[c] += ps[c]
+				agree[c] += as[c]
+			}
+			mu.Unlock()
+			return nil
+		}); err != nil {
+			return nil, err
 		}
 		for c := range k {
 			if pass[c] > 0 {
@@ -167,31 +235,50 @@ func (r *runner) rectifySamples(ctx context.Context, samples []segnet.Sample, sr
 			rec.Concepts[c].AgreementUsed = use[c]
 		}
 	}
-	for i := range samples {
-		s := &samples[i]
+	os.RemoveAll(rs.dir)
+	kept := make([]int64, k)
+	if err := r.eachSample(ctx, rs, nets, "", func(n *segnet.Net, i int, s segnet.Sample) error {
 		var other *image.Paletted
-		if preds != nil {
-			other = preds[i]
+		if ap.Agreement {
+			var err error
+			if other, err = predictAt(n, s); err != nil {
+				return err
+			}
 			for j, c := range s.Mask.Pix {
 				if int(c) < k && !use[c] {
 					other.Pix[j] = c // no second opinion on this concept
 				}
 			}
 		}
-		s.Mask = pseudolabel.Rectify(s.Mask, s.Conf, thr, other)
-		for _, c := range s.Mask.Pix {
+		m := pseudolabel.Rectify(s.Mask, s.Conf, thr, other)
+		ks := make([]int64, k)
+		for _, c := range m.Pix {
 			if int(c) < k {
-				rec.Concepts[c].Kept++
+				ks[c]++
 			}
 		}
+		mu.Lock()
+		for c := range k {
+			kept[c] += ks[c]
+		}
+		mu.Unlock()
+		p := rs.path(i)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		return WriteFileAtomic(p, func(w io.Writer) error { return artifact.EncodeMask(w, m) })
+	}); err != nil {
+		return nil, err
+	}
+	for c := range k {
+		rec.Concepts[c].Kept = kept[c]
 	}
 	return rec, nil
 }
 
-// sourcePredictions labels every sample's image with the model's network,
-// at the sample's (training) resolution.
-func (r *runner) sourcePredictions(ctx context.Context, samples []segnet.Sample, src *sourceModel) ([]*image.Paletted, error) {
-	workers := r.cfg.Workers
+// sourceNets loads one copy of the model's network per worker (a Net is not
+// safe for concurrent use).
+func sourceNets(src *sourceModel, workers int) (chan *segnet.Net, error) {
 	nets := make(chan *segnet.Net, workers)
 	for range workers {
 		n, err := decodeSegnet(src.dir, src.netData)
@@ -201,33 +288,54 @@ func (r *runner) sourcePredictions(ctx context.Context, samples []segnet.Sample,
 		n.Workers = threadsPerWorker(workers)
 		nets <- n
 	}
-	preds := make([]*image.Paletted, len(samples))
-	bar := r.prog.stage("agreement", len(samples))
-	defer bar.done()
-	p := pool.New().WithMaxGoroutines(workers)
-	for i, s := range samples {
-		if ctx.Err() != nil {
-			break
-		}
-		p.Go(func() {
-			n := <-nets
-			m, _ := n.Predict(s.Image)
-			nets <- n
-			preds[i] = m
-			bar.add(false)
-		})
+	return nets, nil
+}
+
+// eachSample calls fn on every sample of rs as read from the files (its
+// pseudo-labels, not rectified), on r's workers, each with a network of nets
+// (nil if nets is); with a progress bar named bar unless empty. The error is
+// that of the first failing sample, naming its image.
+func (r *runner) eachSample(ctx context.Context, rs *rectifiedSamples, nets chan *segnet.Net, bar string, fn func(n *segnet.Net, i int, s segnet.Sample) error) error {
+	var pb stageProgress
+	if bar != "" {
+		pb = r.prog.stage(bar, len(rs.items))
+		defer pb.done()
 	}
-	p.Wait()
+	errs := make([]error, len(rs.items))
+	r.forEachOf(ctx, rs.items, func(i int, it *item) {
+		s, err := r.loadSample(it, rs.tp)
+		if err == nil {
+			var n *segnet.Net
+			if nets != nil {
+				n = <-nets
+				defer func() { nets <- n }()
+			}
+			err = fn(n, i, s)
+		}
+		if err != nil {
+			errs[i] = fmt.Errorf("train: %s: %w", it.file.Path, err)
+		}
+		if bar != "" {
+			pb.add(false)
+		}
+	})
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
-	for i, m := range preds {
-		if m == nil {
-			return nil, fmt.Errorf("train: no prediction of the model for sample %d", i)
-		}
-		if !m.Rect.Eq(samples[i].Mask.Rect) {
-			return nil, fmt.Errorf("train: the model's prediction for sample %d has bounds %v, its pseudo-labels %v", i, m.Rect, samples[i].Mask.Rect)
+	for _, err := range errs {
+		if err != nil {
+			return err
 		}
 	}
-	return preds, nil
+	return nil
+}
+
+// predictAt labels s's image with n, at the sample's (training)
+// resolution.
+func predictAt(n *segnet.Net, s segnet.Sample) (*image.Paletted, error) {
+	m, _ := n.Predict(s.Image)
+	if !m.Rect.Eq(s.Mask.Rect) {
+		return nil, fmt.Errorf("the model's prediction has bounds %v, the pseudo-labels %v", m.Rect, s.Mask.Rect)
+	}
+	return m, nil
 }

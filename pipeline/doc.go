@@ -36,6 +36,8 @@
 // together (pixelBudget), so memory is bounded whatever the images. The
 // global stages get the same number as their threads (the GMM's E-step, the
 // network's GEMMs); the result never depends on it.
+// Network training reads its samples from the files batch by batch
+// (diskSamples), so its memory does not grow with the number of images.
 //
 // # Keys
 //

@@ -91,28 +91,55 @@ func (r *runner) trainStage(ctx context.Context, st *StageStats) error {
 		st.Note = "network reused"
 		return nil
 	}
-	samples, err := r.loadSamples(ctx, items, tp)
-	if err != nil {
-		return err
-	}
+	// Samples are read from the files batch by batch, not held: the
+	// stage's memory is flat in the number of images.
+	samples := &diskSamples{ctx: ctx, r: r, items: items, tp: tp}
 	arch := segnet.Arch{Classes: r.sum.Concepts}
 	if arch.Classes == 0 {
 		arch.Classes = r.modelConcepts()
 	}
 	tr, err := r.trainer(st, samples, func() (*segnet.Trainer, error) {
-		return segnet.NewTrainer(arch, samples, tp.settings(r.cfg.Workers), tp.Seed)
+		return segnet.NewStreamTrainer(arch, samples, tp.settings(r.cfg.Workers), tp.Seed)
 	})
 	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
 		return err
 	}
-	return r.trainAndWrite(ctx, st, tr, tp.Epochs, len(samples), nil)
+	return r.trainAndWrite(ctx, st, tr, tp.Epochs, len(items), nil)
+}
+
+// diskSamples is the train stage's training set read from the files:
+// sample i is items[i]'s image, pseudo-label mask and confidence, read
+// afresh on every call (loadSample), so that training over it is bit for bit
+// training over the same samples held in memory, as the stage did before. Once ctx is
+// cancelled every read fails with ctx.Err().
+type diskSamples struct {
+	ctx   context.Context
+	r     *runner
+	items []*item
+	tp    trainParams
+}
+
+func (d *diskSamples) Len() int { return len(d.items) }
+
+func (d *diskSamples) Sample(i int) (segnet.Sample, error) {
+	if err := d.ctx.Err(); err != nil {
+		return segnet.Sample{}, err
+	}
+	s, err := d.r.loadSample(d.items[i], d.tp)
+	if err != nil {
+		return segnet.Sample{}, fmt.Errorf("%s: %w", d.items[i].file.Path, err)
+	}
+	return s, nil
 }
 
 // trainer continues the train stage's checkpoint when there is a usable
 // one for r.trainKey (saying so in st's note), else starts afresh.
-func (r *runner) trainer(st *StageStats, samples []segnet.Sample, fresh func() (*segnet.Trainer, error)) (*segnet.Trainer, error) {
+func (r *runner) trainer(st *StageStats, samples segnet.Samples, fresh func() (*segnet.Trainer, error)) (*segnet.Trainer, error) {
 	if ck, ok := readCheckpoint(r.checkpointPath(), r.trainKey); ok {
-		tr, err := segnet.ResumeTrainer(ck, samples, r.cfg.Workers)
+		tr, err := segnet.ResumeStreamTrainer(ck, samples, r.cfg.Workers)
 		if err == nil {
 			st.Note = fmt.Sprintf("resumed after epoch %d", tr.EpochsDone())
 			return tr, nil
@@ -195,43 +222,26 @@ func (r *runner) modelConcepts() int {
 	return extraInt(m.Extra, "k")
 }
 
-// loadSamples reads every item's image, pseudo-label mask and confidence:
-// the training set, held in memory (about 6 bytes per pixel).
-func (r *runner) loadSamples(ctx context.Context, items []*item, tp trainParams) ([]segnet.Sample, error) {
-	samples := make([]segnet.Sample, len(items))
-	errs := make([]error, len(items))
-	r.forEachOf(ctx, items, func(i int, it *item) {
-		s := &samples[i]
-		var err error
-		if s.Image, err = LoadImage(it.file.Path, r.cfg.MaxPixels); err != nil {
-			errs[i] = err
-			return
-		}
-		if s.Mask, err = r.readMask(pseudolabelPath(it.file.Rel)); err != nil {
-			errs[i] = err
-			return
-		}
-		f, err := os.Open(r.outPath(confidencePath(it.file.Rel)))
-		if err != nil {
-			errs[i] = err
-			return
-		}
-		defer f.Close()
-		if s.Conf, err = artifact.DecodeConfidence(f, r.cfg.MaxPixels); err != nil {
-			errs[i] = fmt.Errorf("%s: %w", confidencePath(it.file.Rel), err)
-			return
-		}
-		*s = segnet.ShrinkForTraining(*s, tp.settings(0))
-	})
-	if err := ctx.Err(); err != nil {
-		return nil, err
+// loadSample reads it's training sample: image, pseudo-label mask and
+// confidence, shrunk by segnet.ShrinkForTraining for tp's crop.
+func (r *runner) loadSample(it *item, tp trainParams) (segnet.Sample, error) {
+	var s segnet.Sample
+	var err error
+	if s.Image, err = LoadImage(it.file.Path, r.cfg.MaxPixels); err != nil {
+		return s, err
 	}
-	for i, err := range errs {
-		if err != nil {
-			return nil, fmt.Errorf("train: %s: %w", items[i].file.Path, err)
-		}
+	if s.Mask, err = r.readMask(pseudolabelPath(it.file.Rel)); err != nil {
+		return s, err
 	}
-	return samples, nil
+	f, err := os.Open(r.outPath(confidencePath(it.file.Rel)))
+	if err != nil {
+		return s, err
+	}
+	defer f.Close()
+	if s.Conf, err = artifact.DecodeConfidence(f, r.cfg.MaxPixels); err != nil {
+		return s, fmt.Errorf("%s: %w", confidencePath(it.file.Rel), err)
+	}
+	return segnet.ShrinkForTraining(s, tp.settings(0)), nil
 }
 
 func (r *runner) readMask(rel string) (*image.Paletted, error) {

@@ -30,6 +30,9 @@
 // the caller, drawn on one goroutine, and every parallel result is merged in
 // a fixed order, so a seed fixes the result bit for bit (whatever the worker
 // count), and a Checkpoint after any epoch resumes to exactly that result.
+// The samples come through the Samples interface, fetched batch by batch
+// when each batch is built (NewStreamTrainer), so a trainer need not hold the
+// dataset; where they come from does not change a bit of the result.
 //
 // Work is split by image: each worker runs a layer (im2col in blocks that
 // stay in its L2 cache, GEMM, then the BN step) on one image at a time, so

@@ -112,8 +112,12 @@ type EpochStats struct {
 // Trainer trains a Net epoch by epoch and can be checkpointed between
 // epochs.
 type Trainer struct {
-	net   *Net
-	data  []Sample
+	net *Net
+	// src gives the samples: an Epoch fetches each batch's samples as it
+	// builds the batch, so the trainer holds O(Batch) of them, not the set.
+	src   Samples
+	n     int  // src.Len() when the trainer was made
+	pre   bool // src's samples are already shrunk (NewTrainer's in-memory slice)
 	s     TrainSettings
 	seed  uint64
 	pcg   *rand.PCG
@@ -127,23 +131,66 @@ type Trainer struct {
 	onStep  func()
 }
 
-func checkData(data []Sample, k int) error {
-	if len(data) == 0 {
-		return fmt.Errorf("segnet: no training samples")
+// Samples is a training set read one sample at a time, so that training
+// need not hold the whole set in memory: a Trainer reads every sample once
+// when it is made (for the input statistics and the checks) and then each
+// epoch's samples batch by batch. Sample must return the same sample for
+// the same i every time (training is then bit-for-bit that of the
+// equivalent SampleSlice), and be safe for concurrent use (a batch's
+// samples are fetched in parallel). Its errors should name the item.
+type Samples interface {
+	Len() int
+	Sample(i int) (Sample, error)
+}
+
+// SampleSlice is an in-memory Samples.
+type SampleSlice []Sample
+
+// Len returns len(s).
+func (s SampleSlice) Len() int { return len(s) }
+
+// Sample returns s[i].
+func (s SampleSlice) Sample(i int) (Sample, error) { return s[i], nil }
+
+func checkSample(i int, d Sample, k int) error {
+	if d.Image == nil || d.Mask == nil {
+		return fmt.Errorf("segnet: sample %d: nil image or mask", i)
 	}
-	for i, d := range data {
-		if d.Image == nil || d.Mask == nil {
-			return fmt.Errorf("segnet: sample %d: nil image or mask", i)
+	b := d.Image.Bounds()
+	if b.Empty() || d.Mask.Bounds() != b || (d.Conf != nil && d.Conf.Bounds() != b) {
+		return fmt.Errorf("segnet: sample %d: image %v, mask %v and confidence bounds differ or are empty",
+			i, b, d.Mask.Bounds())
+	}
+	for _, v := range d.Mask.Pix {
+		if v != Ignore && int(v) >= k {
+			return fmt.Errorf("segnet: sample %d: label %d >= %d classes", i, v, k)
 		}
-		b := d.Image.Bounds()
-		if b.Empty() || d.Mask.Bounds() != b || (d.Conf != nil && d.Conf.Bounds() != b) {
-			return fmt.Errorf("segnet: sample %d: image %v, mask %v and confidence bounds differ or are empty",
-				i, b, d.Mask.Bounds())
+	}
+	return nil
+}
+
+// fetch reads samples idx of src in parallel (workers goroutines), checks
+// them against k classes and, unless pre, shrinks them; the error is that
+// of the first failing sample in idx order.
+func fetch(src Samples, idx []int, k int, s TrainSettings, pre bool, out []Sample) error {
+	errs := make([]error, len(idx))
+	parallelFor(len(idx), s.Workers, func(_, j int) {
+		d, err := src.Sample(idx[j])
+		if err != nil {
+			errs[j] = fmt.Errorf("segnet: sample %d: %w", idx[j], err)
+			return
 		}
-		for _, v := range d.Mask.Pix {
-			if v != Ignore && int(v) >= k {
-				return fmt.Errorf("segnet: sample %d: label %d >= %d classes", i, v, k)
-			}
+		if errs[j] = checkSample(idx[j], d, k); errs[j] != nil {
+			return
+		}
+		if !pre {
+			d = shrinkOne(d, s)
+		}
+		out[j] = d
+	})
+	for _, err := range errs {
+		if err != nil {
+			return err
 		}
 	}
 	return nil
@@ -156,33 +203,39 @@ func checkData(data []Sample, k int) error {
 func shrink(data []Sample, s TrainSettings) []Sample {
 	out := slices.Clone(data)
 	for i, d := range out {
-		b := d.Image.Bounds()
-		z := max(float64(s.Height)/float64(b.Dy()), float64(s.Width)/float64(b.Dx())) * s.MaxScale
-		if z >= 0.5 {
-			continue
-		}
-		h, w := max(1, int(math.Round(float64(b.Dy())*z))), max(1, int(math.Round(float64(b.Dx())*z)))
-		r := Sample{Image: imaging.Resize(d.Image, w, h, imaging.Linear)}
-		r.Mask = image.NewPaletted(r.Image.Bounds(), d.Mask.Palette)
-		nearest(d.Mask.Pix, d.Mask.Stride, d.Mask.PixOffset(b.Min.X, b.Min.Y), b.Dy(), b.Dx(), r.Mask.Pix, h, w)
-		if d.Conf != nil {
-			r.Conf = image.NewGray(r.Image.Bounds())
-			nearest(d.Conf.Pix, d.Conf.Stride, d.Conf.PixOffset(b.Min.X, b.Min.Y), b.Dy(), b.Dx(), r.Conf.Pix, h, w)
-		}
-		out[i] = r
+		out[i] = shrinkOne(d, s)
 	}
 	return out
 }
 
-// ShrinkForTraining bounds the memory of a sample: training holds every
-// sample in memory, but its crops never use more than
+// shrinkOne is shrink of one sample.
+func shrinkOne(d Sample, s TrainSettings) Sample {
+	b := d.Image.Bounds()
+	z := max(float64(s.Height)/float64(b.Dy()), float64(s.Width)/float64(b.Dx())) * s.MaxScale
+	if z >= 0.5 {
+		return d
+	}
+	h, w := max(1, int(math.Round(float64(b.Dy())*z))), max(1, int(math.Round(float64(b.Dx())*z)))
+	r := Sample{Image: imaging.Resize(d.Image, w, h, imaging.Linear)}
+	r.Mask = image.NewPaletted(r.Image.Bounds(), d.Mask.Palette)
+	nearest(d.Mask.Pix, d.Mask.Stride, d.Mask.PixOffset(b.Min.X, b.Min.Y), b.Dy(), b.Dx(), r.Mask.Pix, h, w)
+	if d.Conf != nil {
+		r.Conf = image.NewGray(r.Image.Bounds())
+		nearest(d.Conf.Pix, d.Conf.Stride, d.Conf.PixOffset(b.Min.X, b.Min.Y), b.Dy(), b.Dx(), r.Conf.Pix, h, w)
+	}
+	return r
+}
+
+// ShrinkForTraining bounds the memory (and the cost of reading) of a
+// sample: NewTrainer holds every sample in memory, NewStreamTrainer a
+// few batches, but their crops never use more than
 // a few hundred pixels of an image: the image is scaled to cover the crop
 // and zoomed by at most MaxScale. ShrinkForTraining keeps at most twice
 // that resolution (so bilinear sampling still sees all the
 // detail it can use) and leaves smaller images untouched, bounding the
 // memory per image (about 1 MB at the default 120 x 160 crop) whatever
 // the size of the photographs: callers that load a dataset apply it to
-// each sample as it is read, before NewTrainer sees them all. ts gives the
+// each sample as it is read, before the trainer sees it. ts gives the
 // crop and MaxScale (zero fields: the defaults).
 func ShrinkForTraining(s Sample, ts TrainSettings) Sample {
 	ts = ts.withDefaults()
@@ -234,26 +287,39 @@ func nearest(src []uint8, stride, off, ih, iw int, dst []uint8, oh, ow int) {
 // peers/segnet_ref.py. Both trainers (segmentation and SwAV) normalise their
 // input with it.
 func inputStats(n int, imageAt func(i int) *image.NRGBA) (mean, std [3]float32) {
-	var s, ss [3]float64
-	var cnt float64
+	var a statsSum
 	for i := range n {
-		img := imageAt(i)
-		b := img.Bounds()
-		for y := b.Min.Y; y < b.Max.Y; y++ {
-			o := img.PixOffset(b.Min.X, y)
-			for x := range b.Dx() {
-				for c := range 3 {
-					v := float64(img.Pix[o+4*x+c]) / 255
-					s[c] += v
-					ss[c] += v * v
-				}
-			}
-			cnt += float64(b.Dx())
-		}
+		a.add(imageAt(i))
 	}
+	return a.stats()
+}
+
+// statsSum accumulates inputStats image by image, in order (the sums are
+// floating point: the order fixes the result).
+type statsSum struct {
+	s, ss [3]float64
+	cnt   float64
+}
+
+func (a *statsSum) add(img *image.NRGBA) {
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		o := img.PixOffset(b.Min.X, y)
+		for x := range b.Dx() {
+			for c := range 3 {
+				v := float64(img.Pix[o+4*x+c]) / 255
+				a.s[c] += v
+				a.ss[c] += v * v
+			}
+		}
+		a.cnt += float64(b.Dx())
+	}
+}
+
+func (a *statsSum) stats() (mean, std [3]float32) {
 	for c := range 3 {
-		m := s[c] / cnt
-		v := (ss[c] - cnt*m*m) / max(cnt-1, 1)
+		m := a.s[c] / a.cnt
+		v := (a.ss[c] - a.cnt*m*m) / max(a.cnt-1, 1)
 		mean[c], std[c] = float32(m), float32(math.Sqrt(max(v, 1e-6)))
 	}
 	return
@@ -263,7 +329,25 @@ func inputStats(n int, imageAt func(i int) *image.NRGBA) (mean, std [3]float32) 
 // the input normalisation computed from data. All randomness (initial
 // weights, order, augmentation) comes from seed. It fails on invalid
 // settings, architecture or data (mask labels must be < a.Classes or Ignore).
+//
+// The samples stay in memory, shrunk once (see ShrinkForTraining); for a
+// set too large for that, NewStreamTrainer reads them as it needs them.
 func NewTrainer(a Arch, data []Sample, s TrainSettings, seed uint64) (*Trainer, error) {
+	t, err := NewStreamTrainer(a, SampleSlice(data), s, seed)
+	if err != nil {
+		return nil, err
+	}
+	t.src, t.pre = SampleSlice(shrink(data, t.s)), true
+	return t, nil
+}
+
+// NewStreamTrainer is NewTrainer over samples read from src when needed:
+// once here, in order, for the input statistics and the checks, then batch
+// by batch in every Epoch, so that the trainer holds about Batch samples
+// (plus up to Workers being read) whatever src.Len(). For the same samples
+// it trains bit-for-bit as NewTrainer. An error of src.Sample is returned,
+// naming the sample's index, here or by Epoch.
+func NewStreamTrainer(a Arch, src Samples, s TrainSettings, seed uint64) (*Trainer, error) {
 	if err := a.Validate(); err != nil {
 		return nil, err
 	}
@@ -272,14 +356,34 @@ func NewTrainer(a Arch, data []Sample, s TrainSettings, seed uint64) (*Trainer, 
 	}
 	s = s.withDefaults()
 	a.Input = [2]int{s.Height, s.Width}
-	if err := checkData(data, a.Classes); err != nil {
-		return nil, err
+	n := src.Len()
+	if n == 0 {
+		return nil, fmt.Errorf("segnet: no training samples")
+	}
+	// One pass: chunks read in parallel, summed in order.
+	var sum statsSum
+	chunk := max(s.Batch, s.Workers)
+	buf := make([]Sample, chunk)
+	idx := make([]int, chunk)
+	for lo := 0; lo < n; lo += chunk {
+		m := min(chunk, n-lo)
+		for j := range m {
+			idx[j] = lo + j
+		}
+		// Statistics are those of the samples as given, before shrinking.
+		if err := fetch(src, idx[:m], a.Classes, s, true, buf); err != nil {
+			return nil, err
+		}
+		for _, d := range buf[:m] {
+			sum.add(d.Image)
+		}
+		clear(buf)
 	}
 	pcg := rand.NewPCG(seed, 0x5e9d15c0)
-	t := &Trainer{data: shrink(data, s), s: s, seed: seed, pcg: pcg, rng: rand.New(pcg)}
+	t := &Trainer{src: src, n: n, s: s, seed: seed, pcg: pcg, rng: rand.New(pcg)}
 	t.net = New(a, pcg)
 	t.net.Workers = s.Workers
-	t.net.SetNormalization(inputStats(len(data), func(i int) *image.NRGBA { return data[i].Image }))
+	t.net.SetNormalization(sum.stats())
 	t.opt = newAdamW(t.net.params())
 	return t, nil
 }
@@ -293,7 +397,7 @@ func (t *Trainer) EpochsDone() int { return t.epoch }
 // Done reports whether all epochs have run.
 func (t *Trainer) Done() bool { return t.epoch >= t.s.Epochs }
 
-func (t *Trainer) stepsPerEpoch() int { return (len(t.data) + t.s.Batch - 1) / t.s.Batch }
+func (t *Trainer) stepsPerEpoch() int { return (t.n + t.s.Batch - 1) / t.s.Batch }
 
 // Steps returns the optimiser steps taken so far and the steps of the
 // whole schedule.
@@ -394,8 +498,9 @@ func (t *Trainer) sample(d Sample, a augment, x []float32, labels []uint8, weigh
 
 // Epoch trains one epoch: a seeded permutation of the samples, batches of
 // Batch images (the last may be smaller), each augmented, one AdamW step
-// per batch. If ctx is cancelled it returns ctx.Err(); cancelled after the
-// first batch, the trainer is left mid-epoch: resume from the last Checkpoint.
+// per batch. If ctx is cancelled it returns ctx.Err(), and if a sample
+// cannot be read, that error; either after the first batch leaves the
+// trainer mid-epoch: resume from the last Checkpoint.
 func (t *Trainer) Epoch(ctx context.Context) (EpochStats, error) {
 	if t.Done() {
 		return EpochStats{}, fmt.Errorf("segnet: all %d epochs done", t.s.Epochs)
@@ -405,22 +510,30 @@ func (t *Trainer) Epoch(ctx context.Context) (EpochStats, error) {
 	}
 	start := time.Now()
 	s := t.s
-	perm := t.rng.Perm(len(t.data))
+	if n := t.src.Len(); n != t.n {
+		return EpochStats{}, fmt.Errorf("segnet: %d samples, %d when training started", n, t.n)
+	}
+	perm := t.rng.Perm(t.n)
 	H, W := s.Height, s.Width
 	hw := H * W
 	k := t.net.arch.Classes
 	total := s.Epochs * t.stepsPerEpoch()
 	ps := t.net.params()
 	var lossSum float64
+	batch := make([]Sample, s.Batch)
 	for lo := 0; lo < len(perm); lo += s.Batch {
 		if err := ctx.Err(); err != nil {
 			return EpochStats{}, err
 		}
 		idx := perm[lo:min(lo+s.Batch, len(perm))]
 		bn := len(idx)
+		clear(batch) // the previous batch's samples can go
+		if err := fetch(t.src, idx, k, s, t.pre, batch); err != nil {
+			return EpochStats{}, err
+		}
 		augs := make([]augment, bn)
-		for j, i := range idx {
-			augs[j] = t.drawAugment(t.data[i])
+		for j := range idx {
+			augs[j] = t.drawAugment(batch[j])
 		}
 		t.net.alloc(bn, H, W, H, W)
 		t.labels = slices.Grow(t.labels[:0], bn*hw)[:bn*hw]
@@ -434,7 +547,7 @@ func (t *Trainer) Epoch(ctx context.Context) (EpochStats, error) {
 			if weights != nil {
 				wj = weights[j*hw : (j+1)*hw]
 			}
-			t.sample(t.data[idx[j]], augs[j], t.net.input[j*3*hw:(j+1)*3*hw], t.labels[j*hw:(j+1)*hw], wj)
+			t.sample(batch[j], augs[j], t.net.input[j*3*hw:(j+1)*3*hw], t.labels[j*hw:(j+1)*hw], wj)
 		})
 		logits := t.net.forward()
 		t.dlogits = grow(t.dlogits, len(logits))
@@ -486,6 +599,20 @@ func (t *Trainer) Checkpoint() Checkpoint {
 // the same order. workers as in TrainSettings.Workers; any count gives
 // bit-for-bit the result of an uninterrupted run.
 func ResumeTrainer(c Checkpoint, data []Sample, workers int) (*Trainer, error) {
+	return resume(c, workers, func(a Arch, s TrainSettings, seed uint64) (*Trainer, error) {
+		return NewTrainer(a, data, s, seed)
+	})
+}
+
+// ResumeStreamTrainer is ResumeTrainer for a trainer made by
+// NewStreamTrainer (either trainer's checkpoint resumes with either).
+func ResumeStreamTrainer(c Checkpoint, src Samples, workers int) (*Trainer, error) {
+	return resume(c, workers, func(a Arch, s TrainSettings, seed uint64) (*Trainer, error) {
+		return NewStreamTrainer(a, src, s, seed)
+	})
+}
+
+func resume(c Checkpoint, workers int, fresh func(Arch, TrainSettings, uint64) (*Trainer, error)) (*Trainer, error) {
 	var a Arch
 	if err := a.UnmarshalText([]byte(c.Meta["segnet.arch"])); err != nil {
 		return nil, fmt.Errorf("segnet: checkpoint: %w", err)
@@ -504,7 +631,7 @@ func ResumeTrainer(c Checkpoint, data []Sample, workers int) (*Trainer, error) {
 			return nil, fmt.Errorf("segnet: checkpoint metadata: %w", err)
 		}
 	}
-	t, err := NewTrainer(a, data, s, seed)
+	t, err := fresh(a, s, seed)
 	if err != nil {
 		return nil, err
 	}
