@@ -6,13 +6,10 @@ import (
 	"errors"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/segdiscover/segdiscover/features/deepcluster"
 	"github.com/segdiscover/segdiscover/segnet"
@@ -140,13 +137,7 @@ func TestRunDeepClusterCancelledThenResumed(t *testing.T) {
 	if !strings.HasPrefix(note, "resumed in round 2 ") {
 		t.Errorf("encoder note %q: the rerun did not resume in round 2 from the checkpoint", note)
 	}
-	for _, f := range []string{encoderFile, featurePath("s000"), featurePath("sub/s001")} {
-		a, _ := os.ReadFile(filepath.Join(ref, f))
-		b, _ := os.ReadFile(filepath.Join(out, f))
-		if len(a) == 0 || !bytes.Equal(a, b) {
-			t.Errorf("%s differs from the uninterrupted run's", f)
-		}
-	}
+	sameOutputs(t, ref, out, encoderFile, featurePath("s000"), featurePath("sub/s001"))
 }
 
 // TestRunDeepClusterHelperProcess is not a test:
@@ -182,33 +173,7 @@ func TestRunDeepClusterKilledThenResumed(t *testing.T) {
 	// Kill the helper once the checkpoint has been rewritten a few times
 	// (the first is written before any step).
 	ckpt := filepath.Join(out, ".cache", "v1", "encoder", "deepcluster-checkpoint.safetensors")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestRunDeepClusterHelperProcess$")
-	cmd.Env = append(os.Environ(), "SEGDISCOVER_TEST_IN="+in, "SEGDISCOVER_TEST_OUT="+out)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	killed, writes := false, 0
-	var last time.Time
-wait:
-	for {
-		select {
-		case <-done:
-			break wait
-		case <-time.After(time.Millisecond):
-			if fi, err := os.Stat(ckpt); err == nil && !fi.ModTime().Equal(last) {
-				last = fi.ModTime()
-				if writes++; writes == 3 {
-					cmd.Process.Signal(syscall.SIGKILL)
-					<-done
-					killed = true
-					break wait
-				}
-			}
-		}
-	}
-	if !killed {
+	if !killAtCheckpoint(t, "TestRunDeepClusterHelperProcess", in, out, ckpt, 3) {
 		t.Fatal("the helper run finished before writing three checkpoints")
 	}
 	c.Workers = 1
@@ -221,11 +186,7 @@ wait:
 	if !strings.HasPrefix(note, "resumed in round ") {
 		t.Errorf("encoder note %q: the rerun did not resume from the checkpoint", note)
 	}
-	a, _ := os.ReadFile(filepath.Join(ref, encoderFile))
-	b, _ := os.ReadFile(filepath.Join(out, encoderFile))
-	if len(a) == 0 || !bytes.Equal(a, b) {
-		t.Errorf("%s differs from the uninterrupted run's", encoderFile)
-	}
+	sameOutputs(t, ref, out, encoderFile)
 }
 
 // TestRunDeepClusterWorkers: one worker and two give the same encoder file.

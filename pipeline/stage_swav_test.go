@@ -115,29 +115,7 @@ func TestRunSwAVKilledThenResumed(t *testing.T) {
 	}
 	// Kill the helper as soon as it has written a training checkpoint.
 	ckpt := filepath.Join(out, ".cache", "v1", "encoder", "checkpoint.safetensors")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestRunSwAVHelperProcess$")
-	cmd.Env = append(os.Environ(), "SEGDISCOVER_TEST_IN="+in, "SEGDISCOVER_TEST_OUT="+out)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	killed := false
-wait:
-	for {
-		select {
-		case <-done:
-			break wait
-		case <-time.After(time.Millisecond):
-			if _, err := os.Stat(ckpt); err == nil {
-				cmd.Process.Signal(syscall.SIGKILL)
-				<-done
-				killed = true
-				break wait
-			}
-		}
-	}
-	if !killed {
+	if !killAtCheckpoint(t, "TestRunSwAVHelperProcess", in, out, ckpt, 1) {
 		t.Fatal("the helper run finished before writing a checkpoint")
 	}
 	c.Workers = 1
@@ -150,7 +128,46 @@ wait:
 	if !strings.HasPrefix(note, "resumed after step") {
 		t.Errorf("encoder note %q: the rerun did not resume from the checkpoint", note)
 	}
-	for _, f := range []string{encoderFile, featurePath("s000"), featurePath("sub/s001")} {
+	sameOutputs(t, ref, out, encoderFile, featurePath("s000"), featurePath("sub/s001"))
+}
+
+// killAtCheckpoint runs the test binary's helper test (which runs the
+// pipeline from in to out) and SIGKILLs it once the checkpoint file ckpt
+// has been written the given number of times (counted by modification
+// time). It reports whether it killed the helper before it finished.
+func killAtCheckpoint(t *testing.T, helper, in, out, ckpt string, writes int) bool {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+helper+"$")
+	cmd.Env = append(os.Environ(), "SEGDISCOVER_TEST_IN="+in, "SEGDISCOVER_TEST_OUT="+out)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	seen := 0
+	var last time.Time
+	for {
+		select {
+		case <-done:
+			return false
+		case <-time.After(time.Millisecond):
+			if fi, err := os.Stat(ckpt); err == nil && !fi.ModTime().Equal(last) {
+				last = fi.ModTime()
+				if seen++; seen == writes {
+					cmd.Process.Signal(syscall.SIGKILL)
+					<-done
+					return true
+				}
+			}
+		}
+	}
+}
+
+// sameOutputs checks that each file exists in ref and is byte-identical in
+// out.
+func sameOutputs(t *testing.T, ref, out string, files ...string) {
+	t.Helper()
+	for _, f := range files {
 		a, _ := os.ReadFile(filepath.Join(ref, f))
 		b, _ := os.ReadFile(filepath.Join(out, f))
 		if len(a) == 0 || !bytes.Equal(a, b) {
