@@ -51,10 +51,7 @@ func (r *runner) adaptTrain(ctx context.Context, st *StageStats, src *sourceMode
 	if len(items) == 0 {
 		return errNoOK
 	}
-	tp := r.cfg.trainParams()
-	if tp.Epochs == 0 {
-		tp.Epochs = defaultEpochs(len(items), tp.Batch)
-	}
+	tp := r.cfg.trainParamsFor(len(items))
 	ap := adaptTrainParams{Train: tp, Keep: as.Keep, Agreement: !as.NoAgreement}
 	inputs := make([]string, 0, len(items)+2)
 	for _, it := range items {

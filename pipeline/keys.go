@@ -45,10 +45,7 @@ func (r *runner) plKeyOf(it *item) string {
 // trainKeyOf is the key of the network trained on the pseudo-labels of
 // items, with its training parameters (the default epochs filled in).
 func (r *runner) trainKeyOf(items []*item) (string, trainParams) {
-	tp := r.cfg.trainParams()
-	if tp.Epochs == 0 {
-		tp.Epochs = defaultEpochs(len(items), tp.Batch)
-	}
+	tp := r.cfg.trainParamsFor(len(items))
 	inputs := make([]string, len(items))
 	for i, it := range items {
 		inputs[i] = it.file.Rel + "\x00" + it.plKey

@@ -44,6 +44,16 @@ func (c Config) trainParams() trainParams {
 		MinConf: c.TrainMinConfidence, ConfWeight: c.ConfWeight, Seed: c.Seed}
 }
 
+// trainParamsFor is trainParams for a training set of n images, with the
+// default epochs filled in.
+func (c Config) trainParamsFor(n int) trainParams {
+	tp := c.trainParams()
+	if tp.Epochs == 0 {
+		tp.Epochs = defaultEpochs(n, tp.Batch)
+	}
+	return tp
+}
+
 func (p trainParams) settings(workers int) segnet.TrainSettings {
 	return segnet.TrainSettings{Epochs: p.Epochs, Batch: p.Batch, LR: p.LR, Height: p.Height, Width: p.Width,
 		MinConf: p.MinConf, ConfWeight: p.ConfWeight, Workers: workers}
