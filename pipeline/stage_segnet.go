@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"io"
@@ -153,6 +154,11 @@ func (r *runner) trainer(st *StageStats, samples segnet.Samples, fresh func() (*
 		if err == nil {
 			st.Note = fmt.Sprintf("resumed after epoch %d", tr.EpochsDone())
 			return tr, nil
+		}
+		if !errors.Is(err, segnet.ErrCheckpoint) {
+			// A sample that cannot be read fails a fresh start too:
+			// say so rather than blame the checkpoint.
+			return nil, fmt.Errorf("train: %w", err)
 		}
 		r.log.Warn("train: checkpoint unusable, starting over", "err", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -144,6 +145,27 @@ func TestStreamTrainerErrors(t *testing.T) {
 		_, err = tr.Epoch(context.Background())
 		if err == nil || !strings.Contains(err.Error(), "sample 4") || !strings.Contains(err.Error(), "unexpected EOF") {
 			t.Fatalf("err = %v, want one naming sample 4 and its cause", err)
+		}
+	})
+	// A resume that fails on a sample is the data's fault, not the
+	// checkpoint's: the engine starts over only on ErrCheckpoint.
+	t.Run("resume", func(t *testing.T) {
+		src := &lazySamples{n: 5, h: 20, w: 28, failAt: 2}
+		tr, err := NewStreamTrainer(arch, src, set, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ck := tr.Checkpoint()
+		src.failing = true
+		_, err = ResumeStreamTrainer(ck, src, 2)
+		if err == nil || errors.Is(err, ErrCheckpoint) || !strings.Contains(err.Error(), "img002.png") {
+			t.Fatalf("sample failure on resume: err = %v, want one naming img002.png, not ErrCheckpoint", err)
+		}
+		src.failing = false
+		bad := Checkpoint{Tensors: ck.Tensors, Meta: maps.Clone(ck.Meta)}
+		bad.Meta["segnet.rng"] = "not hex"
+		if _, err = ResumeStreamTrainer(bad, src, 2); !errors.Is(err, ErrCheckpoint) {
+			t.Fatalf("malformed checkpoint: err = %v, want ErrCheckpoint", err)
 		}
 	})
 	t.Run("empty", func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image"
 	"math"
@@ -612,14 +613,23 @@ func ResumeStreamTrainer(c Checkpoint, src Samples, workers int) (*Trainer, erro
 	})
 }
 
+// ErrCheckpoint marks a checkpoint that cannot be resumed (malformed, or
+// from other settings); errors of the samples are not wrapped with it, so
+// a caller can tell "start over" from "the data are broken".
+var ErrCheckpoint = errors.New("segnet: checkpoint unusable")
+
+func badCheckpoint(format string, a ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrCheckpoint}, a...)...)
+}
+
 func resume(c Checkpoint, workers int, fresh func(Arch, TrainSettings, uint64) (*Trainer, error)) (*Trainer, error) {
 	var a Arch
 	if err := a.UnmarshalText([]byte(c.Meta["segnet.arch"])); err != nil {
-		return nil, fmt.Errorf("segnet: checkpoint: %w", err)
+		return nil, badCheckpoint("%w", err)
 	}
 	var s TrainSettings
 	if err := json.Unmarshal([]byte(c.Meta["segnet.settings"]), &s); err != nil {
-		return nil, fmt.Errorf("segnet: checkpoint settings: %w", err)
+		return nil, badCheckpoint("settings: %w", err)
 	}
 	s.Workers = workers
 	epoch, err1 := strconv.Atoi(c.Meta["segnet.epoch"])
@@ -628,7 +638,7 @@ func resume(c Checkpoint, workers int, fresh func(Arch, TrainSettings, uint64) (
 	rs, err4 := hex.DecodeString(c.Meta["segnet.rng"])
 	for _, err := range []error{err1, err2, err3, err4} {
 		if err != nil {
-			return nil, fmt.Errorf("segnet: checkpoint metadata: %w", err)
+			return nil, badCheckpoint("metadata: %w", err)
 		}
 	}
 	t, err := fresh(a, s, seed)
@@ -636,7 +646,7 @@ func resume(c Checkpoint, workers int, fresh func(Arch, TrainSettings, uint64) (
 		return nil, err
 	}
 	if err := t.pcg.UnmarshalBinary(rs); err != nil {
-		return nil, fmt.Errorf("segnet: checkpoint rng: %w", err)
+		return nil, badCheckpoint("rng: %w", err)
 	}
 	var net, opt []Tensor
 	for _, x := range c.Tensors {
@@ -647,7 +657,7 @@ func resume(c Checkpoint, workers int, fresh func(Arch, TrainSettings, uint64) (
 		}
 	}
 	if err := t.net.LoadStateDict(net); err != nil {
-		return nil, fmt.Errorf("segnet: checkpoint: %w", err)
+		return nil, badCheckpoint("%w", err)
 	}
 	byName := make(map[string]Tensor, len(opt))
 	for _, x := range opt {
@@ -657,16 +667,16 @@ func resume(c Checkpoint, workers int, fresh func(Arch, TrainSettings, uint64) (
 		m, ok1 := byName["optim."+p.name+".exp_avg"]
 		v, ok2 := byName["optim."+p.name+".exp_avg_sq"]
 		if !ok1 || !ok2 || len(m.Data) != len(p.v) || len(v.Data) != len(p.v) {
-			return nil, fmt.Errorf("segnet: checkpoint: optimiser state for %q missing or mis-shaped", p.name)
+			return nil, badCheckpoint("optimiser state for %q missing or mis-shaped", p.name)
 		}
 		copy(t.opt.m[i], m.Data)
 		copy(t.opt.v[i], v.Data)
 	}
 	if len(opt) != 2*len(t.opt.m) {
-		return nil, fmt.Errorf("segnet: checkpoint: %d optimiser tensors, want %d", len(opt), 2*len(t.opt.m))
+		return nil, badCheckpoint("%d optimiser tensors, want %d", len(opt), 2*len(t.opt.m))
 	}
 	if epoch < 0 || epoch > s.withDefaults().Epochs || step < 0 {
-		return nil, fmt.Errorf("segnet: checkpoint: epoch %d step %d out of range", epoch, step)
+		return nil, badCheckpoint("epoch %d step %d out of range", epoch, step)
 	}
 	t.epoch, t.opt.step = epoch, step
 	return t, nil
