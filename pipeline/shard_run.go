@@ -254,6 +254,11 @@ type FitOptions struct {
 	Progress    ProgressMode
 	ProgressOut io.Writer
 	LogInterval time.Duration
+
+	// tune edits the recorded settings before the run: in-package tests
+	// use it for the private settings (tiny networks) that the JSON
+	// records cannot carry.
+	tune func(*Config)
 }
 
 // Fit runs the global stages of a sharded run in o.OutDir (the learned
@@ -286,6 +291,9 @@ func Fit(ctx context.Context, o FitOptions) (*Summary, error) {
 	}
 	cfg := a.cfg
 	cfg.Workers = o.Workers
+	if o.tune != nil {
+		o.tune(&cfg)
+	}
 	return run(ctx, Options{InDir: a.inDir, OutDir: o.OutDir, Config: cfg, Shard: Shard{Count: n},
 		Logger: o.Logger, Progress: o.Progress, ProgressOut: o.ProgressOut, LogInterval: o.LogInterval}, modeFit)
 }

@@ -350,49 +350,60 @@ func TestShardedRunEqualsSingleProcess(t *testing.T) {
 // by fit, after the encoder; the sharded run still equals a single-process
 // one.
 func TestShardedRunLearnedEncoder(t *testing.T) {
-	in, whole, out := t.TempDir(), t.TempDir(), t.TempDir()
-	writeScenes(t, in, 0, 8)
-	c := testConfig()
-	c.Encoder, c.EncoderEpochs, c.PatchSample, c.Hidden = "sae-sigmoid", 2, 300, 8
-	if _, err := runTest(t, in, whole, c); err != nil {
-		t.Fatal(err)
-	}
-	for phase := range 2 {
-		for i := range 2 {
-			sum, err := runShardTest(t, in, out, c, Shard{i, 2})
-			if err != nil {
+	sae := testConfig()
+	sae.Encoder, sae.EncoderEpochs, sae.PatchSample, sae.Hidden = "sae-sigmoid", 2, 300, 8
+	dc := deepClusterTestConfig()
+	dc.Until = ""
+	for _, c := range []Config{sae, dc} {
+		t.Run(c.Encoder, func(t *testing.T) {
+			in, whole, out := t.TempDir(), t.TempDir(), t.TempDir()
+			writeScenes(t, in, 0, 8)
+			if _, err := runTest(t, in, whole, c); err != nil {
 				t.Fatal(err)
 			}
-			if st := sum.stageStats(StageFeatures); phase == 0 && (st.Ran || st.Computed != 0) {
-				t.Errorf("shard %d computed learned features before the encoder: %+v", i, st)
+			for phase := range 2 {
+				for i := range 2 {
+					sum, err := runShardTest(t, in, out, c, Shard{i, 2})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if st := sum.stageStats(StageFeatures); phase == 0 && (st.Ran || st.Computed != 0) {
+						t.Errorf("shard %d computed learned features before the encoder: %+v", i, st)
+					}
+				}
+				if phase == 0 {
+					sum, err := Fit(context.Background(), FitOptions{OutDir: out, Workers: 2, Progress: ProgressNone,
+						tune: func(f *Config) { f.swav, f.deepcluster = c.swav, c.deepcluster }})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if st := sum.stageStats(StageFeatures); st.Computed != 8 {
+						t.Errorf("fit computed %d learned features, want 8", st.Computed)
+					}
+				}
 			}
-		}
-		if phase == 0 {
-			sum, err := fitTest(t, out, 0)
-			if err != nil {
-				t.Fatal(err)
+			// Status recomputes the keys from the records, without the
+			// private settings, so it can judge only the sae run.
+			if c.deepcluster == nil {
+				rep, err := Status(out, 0)
+				if err != nil || !rep.Complete {
+					t.Fatalf("status: %+v, %v; want complete", rep, err)
+				}
 			}
-			if st := sum.stageStats(StageFeatures); st.Computed != 8 {
-				t.Errorf("fit computed %d learned features, want 8", st.Computed)
+			got, want := snapshot(t, out), snapshot(t, whole)
+			for _, files := range []map[string][]byte{got, want} {
+				for name := range files {
+					if strings.HasPrefix(name, "report/") || name == "errors.json" {
+						delete(files, name)
+					}
+				}
 			}
-		}
+			if _, ok := want[encoderFile]; !ok {
+				t.Fatalf("the single-process run wrote no %s", encoderFile)
+			}
+			sameFiles(t, got, want)
+		})
 	}
-	rep, err := Status(out, 0)
-	if err != nil || !rep.Complete {
-		t.Fatalf("status: %+v, %v; want complete", rep, err)
-	}
-	got, want := snapshot(t, out), snapshot(t, whole)
-	for name := range got {
-		if strings.HasPrefix(name, "report/") || name == "errors.json" {
-			delete(got, name)
-		}
-	}
-	for name := range want {
-		if strings.HasPrefix(name, "report/") || name == "errors.json" {
-			delete(want, name)
-		}
-	}
-	sameFiles(t, got, want)
 }
 
 // TestStatusSingleProcess: a folder without shard records is reported from
