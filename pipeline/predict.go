@@ -108,7 +108,7 @@ func Predict(ctx context.Context, o PredictOptions) (*Summary, error) {
 	r.sum.Wall = time.Since(start)
 	r.sum.Failures = r.failures
 	r.sum.Interrupted = ctx.Err() != nil
-	if werr := writeErrorsJSON(o.OutDir, r.failures); werr != nil && err == nil {
+	if werr := writeErrorsJSON(r.cache, r.failures); werr != nil && err == nil {
 		err = werr
 	}
 	switch {

@@ -71,6 +71,8 @@ type Summary struct {
 	Shard string
 	Next  string
 	Adapt *AdaptRecord // the drift account, from Adapt only
+
+	present []string // the outputs in OUT_DIR at the end (noteOutputs); nil: not known
 }
 
 // stageStats returns the stats of stage name.
@@ -204,43 +206,55 @@ func run(ctx context.Context, o Options, mode runMode) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := refuseAdapted(out); err != nil {
+	st, err := openOutput(ctx, out, true)
+	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return nil, fmt.Errorf("output folder: %w", err)
+	defer st.Close()
+	c := newStoreCache(st)
+	if err := refuseAdapted(c); err != nil {
+		return nil, err
+	}
+	if _, local := st.(*store.Local); local {
+		// The lock files need the folder; a bucket has neither.
+		if err := os.MkdirAll(out, 0o755); err != nil {
+			return nil, fmt.Errorf("output folder: %w", err)
+		}
 	}
 	r := &runner{
-		o: o, cfg: cfg, log: o.Logger, cache: newCache(out), mode: mode, shard: o.Shard,
+		o: o, cfg: cfg, log: o.Logger, cache: c, mode: mode, shard: o.Shard,
 		sum: &Summary{InDir: o.InDir, OutDir: o.OutDir}, listed: files,
 	}
+	defer r.sum.noteOutputs(c)
 	if mode == modeShard {
 		r.sum.Shard = o.Shard.String()
 	}
 	defer r.locks.unlock()
 	switch mode {
 	case modeWhole:
-		if err := r.locks.take(filepath.Join(out, ".lock"), true); err != nil {
+		if err := r.locks.lockIn(c, ".lock", true); err != nil {
 			return nil, err
 		}
 		// Only a run holding the whole folder may remove temporary
 		// files: under a sharded run they may be another shard's, being
-		// written.
-		if err := removeTempFiles(out); err != nil {
-			return nil, fmt.Errorf("clean temporary files: %w", err)
+		// written. (A bucket has none: an upload appears whole or not.)
+		if l, ok := st.(*store.Local); ok {
+			if err := removeTempFiles(l.Root()); err != nil {
+				return nil, fmt.Errorf("clean temporary files: %w", err)
+			}
 		}
 	case modeShard:
-		if err := r.locks.take(filepath.Join(out, ".lock"), false); err != nil {
+		if err := r.locks.lockIn(c, ".lock", false); err != nil {
 			return nil, err
 		}
-		if err := r.locks.take(filepath.Join(out, locksDir, fmt.Sprintf("shard-%d-of-%d", o.Shard.Index, o.Shard.Count)), true); err != nil {
+		if err := r.locks.lockIn(c, locksDir+"/"+fmt.Sprintf("shard-%d-of-%d", o.Shard.Index, o.Shard.Count), true); err != nil {
 			return nil, err
 		}
 	case modeFit:
-		if err := r.locks.take(filepath.Join(out, ".lock"), false); err != nil {
+		if err := r.locks.lockIn(c, ".lock", false); err != nil {
 			return nil, err
 		}
-		if err := r.locks.lockGlobal(out, true); err != nil {
+		if err := r.locks.lockGlobal(c, true); err != nil {
 			return nil, err
 		}
 	}
@@ -280,7 +294,7 @@ func run(ctx context.Context, o Options, mode runMode) (*Summary, error) {
 	// run.json describes the whole run: the shards, running side by
 	// side, leave it to fit.
 	if mode != modeShard {
-		if err := writeRunJSON(out, r.runRecord(start, false)); err != nil {
+		if err := writeRunJSON(c, r.runRecord(start, false)); err != nil {
 			return nil, err
 		}
 	}
@@ -299,10 +313,10 @@ func run(ctx context.Context, o Options, mode runMode) (*Summary, error) {
 	r.sum.Failures = r.failures
 	r.sum.Interrupted = ctx.Err() != nil
 	if mode != modeShard {
-		if werr := writeErrorsJSON(out, r.failures); werr != nil && err == nil {
+		if werr := writeErrorsJSON(c, r.failures); werr != nil && err == nil {
 			err = werr
 		}
-		if werr := writeRunJSON(out, r.runRecord(start, mode == modeWhole && err == nil && ctx.Err() == nil)); werr != nil && err == nil {
+		if werr := writeRunJSON(c, r.runRecord(start, mode == modeWhole && err == nil && ctx.Err() == nil)); werr != nil && err == nil {
 			err = werr
 		}
 	}
@@ -572,19 +586,23 @@ func (r *runner) addInputs(files []ImageFile) {
 }
 
 // prepareFolders checks an input and an output folder before anything is
-// written: it returns the output folder's absolute path and the input
-// images, or the reason the command cannot start. Listing the inputs before
-// touching the output folder means that a command that cannot start
-// (missing or empty input folder) leaves nothing behind.
+// written: it returns the output folder's absolute path (or its URL) and
+// the input images, or the reason the command cannot start. Listing the
+// inputs before touching the output folder means that a command that
+// cannot start (missing or empty input folder) leaves nothing behind.
 func prepareFolders(inDir, outDir string) (out string, files []ImageFile, err error) {
-	for _, d := range []struct{ what, path string }{{"input folder", inDir}, {"output folder", outDir}} {
-		if err := checkLocalPath(d.what, d.path); err != nil {
-			return "", nil, err
-		}
+	if err := checkLocalPath("input folder", inDir); err != nil {
+		return "", nil, err
 	}
 	in, err := filepath.Abs(inDir)
 	if err != nil {
 		return "", nil, err
+	}
+	if _, url := store.URLScheme(outDir); url {
+		// Checked by openOutput (scheme, bucket, credentials), before
+		// anything is written.
+		files, err = listInputs(inDir)
+		return outDir, files, err
 	}
 	if out, err = filepath.Abs(outDir); err != nil {
 		return "", nil, err

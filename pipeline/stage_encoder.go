@@ -7,7 +7,6 @@ import (
 	"image"
 	"io"
 	"math/rand/v2"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -193,7 +192,7 @@ func (r *runner) encoderStage(ctx context.Context, st *StageStats) error {
 }
 
 func (r *runner) readEncoder() error {
-	data, err := os.ReadFile(r.outPath(encoderFile))
+	data, err := r.cache.read(encoderFile)
 	if err != nil {
 		return err
 	}

@@ -31,7 +31,7 @@ func (r *runner) overlayStage(ctx context.Context) error {
 	items := r.okItems()
 	st.Items = len(items)
 	if r.concepts == nil {
-		cs, err := ReadConcepts(r.cache.out, max(1, r.sum.Concepts))
+		cs, err := r.readConcepts(max(1, r.sum.Concepts))
 		if err != nil {
 			return err
 		}
