@@ -41,7 +41,9 @@ func readConcepts(c *cache, k int) ([]artifact.Concept, error) {
 }
 
 // readConceptsFile reads out/concepts.json.
-func readConceptsFile(out string) (*artifact.ConceptsFile, error) { return readConceptsOf(newCache(out)) }
+func readConceptsFile(out string) (*artifact.ConceptsFile, error) {
+	return readConceptsOf(newCache(out))
+}
 
 // readConceptsOf reads concepts.json from c's output store.
 func readConceptsOf(c *cache) (*artifact.ConceptsFile, error) {
