@@ -37,6 +37,11 @@ type Options struct {
 	Progress    ProgressMode  // bars, log lines or nothing
 	ProgressOut io.Writer     // where bars go (a terminal); nil: os.Stderr
 	LogInterval time.Duration // between progress log lines; 0: 10 s
+
+	// out, when set, is the output store, instead of the one OutDir
+	// names (OutDir then only names it): tests give one memblob to several
+	// commands, as a sharded run's processes share one bucket.
+	out store.Store
 }
 
 // StageStats is what one stage did in a run.
@@ -206,11 +211,13 @@ func run(ctx context.Context, o Options, mode runMode) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := openOutput(ctx, out, true)
-	if err != nil {
-		return nil, err
+	st := o.out
+	if st == nil {
+		if st, err = openOutput(ctx, out, true); err != nil {
+			return nil, err
+		}
+		defer st.Close()
 	}
-	defer st.Close()
 	c := newStoreCache(st)
 	if err := refuseAdapted(c); err != nil {
 		return nil, err

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/segdiscover/segdiscover/pipeline/store"
 )
 
 // A sharded run (Options.Shard) does the per-image work of one shard of
@@ -253,6 +255,8 @@ type FitOptions struct {
 	Progress    ProgressMode
 	ProgressOut io.Writer
 	LogInterval time.Duration
+
+	out store.Store // as Options.out
 }
 
 // Fit runs the global stages of a sharded run in o.OutDir (the learned
@@ -262,22 +266,23 @@ type FitOptions struct {
 // ErrIncomplete (an *IncompleteError naming the missing shards and images)
 // when some have not, before anything is written.
 func Fit(ctx context.Context, o FitOptions) (*Summary, error) {
-	st, err := openOutput(ctx, o.OutDir, false)
-	if err != nil {
-		return nil, err
+	st := o.out
+	if st == nil {
+		var err error
+		if st, err = openOutput(ctx, o.OutDir, false); err != nil {
+			return nil, err
+		}
+		defer st.Close() // run opens its own
 	}
 	c := newStoreCache(st)
 	n, err := pickShardCount(c, o.Count)
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
 	if err := (Shard{Count: n}).Check(); err != nil {
-		st.Close()
 		return nil, fmt.Errorf("--shard-count: %w", err)
 	}
 	a, err := readAssembly(c, n)
-	st.Close() // run opens it again
 	if err != nil {
 		return nil, err
 	}
@@ -291,5 +296,5 @@ func Fit(ctx context.Context, o FitOptions) (*Summary, error) {
 	cfg := a.cfg
 	cfg.Workers = o.Workers
 	return run(ctx, Options{InDir: a.inDir, OutDir: o.OutDir, Config: cfg, Shard: Shard{Count: n},
-		Logger: o.Logger, Progress: o.Progress, ProgressOut: o.ProgressOut, LogInterval: o.LogInterval}, modeFit)
+		Logger: o.Logger, Progress: o.Progress, ProgressOut: o.ProgressOut, LogInterval: o.LogInterval, out: o.out}, modeFit)
 }
