@@ -199,8 +199,13 @@ func encodeManifest(w io.Writer, m *manifest) error {
 
 // commitLater queues the manifest of a complete per-image artifact (written
 // with writeOutput) for the next group commit, flushing when the batch is
-// full or old.
+// full or old. In a bucket, where every object is durable once written and
+// there is no fsync to share, the manifest is written at once: a killed
+// process then loses nothing it finished.
 func (c *cache) commitLater(m *manifest) error {
+	if _, local := c.st.(*store.Local); !local {
+		return c.st.WriteAtomic(c.ctx, c.manifestKey(m.Stage, m.Item), func(w io.Writer) error { return encodeManifest(w, m) })
+	}
 	c.mu.Lock()
 	c.pending = append(c.pending, m)
 	due := len(c.pending) >= commitBatch || time.Since(c.lastFlush) >= commitInterval
