@@ -328,6 +328,9 @@ func realAbs(p string) (string, error) {
 // Adapt runs the adaptation of o.ModelDir to the images of o.InDir into
 // o.OutDir and returns what it did; errors as Run's.
 func Adapt(ctx context.Context, o AdaptOptions) (*Summary, error) {
+	if err := checkLocalPaths("model folder", o.ModelDir, "input folder", o.InDir, "output folder", o.OutDir); err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	as := o.Settings.resolved()
 	if err := as.validate(); err != nil {

@@ -52,6 +52,9 @@ type ExportSummary struct {
 // concepts.json. It reads the refined masks (masks/) of images that have
 // them, else their pseudo-labels.
 func Export(ctx context.Context, o ExportOptions) (*ExportSummary, error) {
+	if err := checkLocalPaths("output folder", o.OutDir, "export folder", o.Dir); err != nil {
+		return nil, err
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}

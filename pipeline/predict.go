@@ -39,6 +39,9 @@ type PredictOptions struct {
 // cached and resumable like Run: each mask is keyed by the network file's
 // and the image's content.
 func Predict(ctx context.Context, o PredictOptions) (*Summary, error) {
+	if err := checkLocalPaths("model folder", o.ModelDir, "input folder", o.InDir, "output folder", o.OutDir); err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	cfg := Config{Workers: o.Workers, MaxPixels: o.MaxPixels}.Defaults()
 	if o.Logger == nil {

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -82,8 +83,13 @@ func ReadRunConfig(out string) (inDir string, c Config, err error) {
 		InDir  string          `json:"in_dir"`
 		Config json.RawMessage `json:"config"`
 	}
-	p := filepath.Join(out, "run.json")
-	data, err := readSmallFile(p)
+	st, err := openOutput(context.Background(), out, false)
+	if err != nil {
+		return "", c, err
+	}
+	defer st.Close()
+	p := st.Location("run.json")
+	data, err := newStoreCache(st).read("run.json")
 	if err != nil {
 		return "", c, fmt.Errorf("%s: %w (run `segdiscover run IN_DIR -o %s` first)", p, err, out)
 	}

@@ -625,14 +625,24 @@ func prepareFolders(inDir, outDir string) (out string, files []ImageFile, err er
 	return out, files, nil
 }
 
-// checkLocalPath refuses a folder given as a URL (s3://bucket, file:///x):
-// taken as a path it would quietly become a folder named "s3:" or "file:"
-// in the working directory.
+// checkLocalPath refuses a folder given as a URL (s3://bucket, file:///x)
+// where only local folders are read or written: taken as a path it would
+// quietly become a folder named "s3:" or "file:" in the working directory.
 func checkLocalPath(what, p string) error {
 	scheme, ok := store.URLScheme(p)
 	if !ok {
 		return nil
 	}
-	return fmt.Errorf("%s %q is a URL (%s://); this build reads and writes local folders only "+
-		"(a shared NFS/Lustre mount works): give a path, or copy the data to one first", what, p, scheme)
+	return fmt.Errorf("%s %q is a URL (%s://); here it must be a local folder (a shared NFS/Lustre mount works; "+
+		"run, fit, status and report take an output bucket URL): give a path, or copy the data to one first", what, p, scheme)
+}
+
+// checkLocalPaths is checkLocalPath of each (what, path) pair.
+func checkLocalPaths(pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if err := checkLocalPath(pairs[i], pairs[i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
