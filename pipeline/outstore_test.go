@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -151,5 +153,74 @@ func TestShardedRunToBucket(t *testing.T) {
 	local := store.LocalFolder(out)
 	for _, p := range []string{"pseudolabels/", "masks/"} {
 		sameObjects(t, p, objects(t, local, p), objects(t, mem, p))
+	}
+}
+
+// TestListBucketImagesAsFolder: the images of a bucket prefix are named
+// and ordered as those of a folder with the same files (depth first, by
+// name; hidden parts skipped; a shared stem keeps its extension; long
+// names cut).
+func TestListBucketImagesAsFolder(t *testing.T) {
+	dir := t.TempDir()
+	long := strings.Repeat("n", 230)
+	for _, p := range []string{
+		"a/x.png", "a-b/y.png", "a.png", "a.jpg", "b/c/d/e.JPG", "b/c.png", ".hidden/z.png", "b/.h.png",
+		"notes.txt", "z/" + long + ".png", "A.png", "a b/ü.webp",
+	} {
+		full := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(p), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := ListImages(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, st, err := listInputsAt(context.Background(), "file://"+dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rels := func(fs []ImageFile) (r []string) {
+		for _, f := range fs {
+			r = append(r, f.Rel)
+			if f.Err != nil {
+				r = append(r, "error")
+			}
+		}
+		return r
+	}
+	if w, g := rels(want), rels(got); !slices.Equal(w, g) {
+		t.Fatalf("bucket listing\n%q\nwant (as the folder)\n%q", g, w)
+	}
+	for _, f := range got {
+		data, err := readImageFile(f)
+		if err != nil || string(data) != f.key {
+			t.Errorf("read %s: %q, %v", f.Path, data, err)
+		}
+	}
+}
+
+// TestRunFromBucket: a run whose IN_DIR is a bucket prefix (file://)
+// writes what a run over the same folder writes.
+func TestRunFromBucket(t *testing.T) {
+	in, out := t.TempDir(), t.TempDir()
+	writeScenes(t, in, 0, 6)
+	c := testConfig()
+	if _, err := runTest(t, in, out, c); err != nil {
+		t.Fatal(err)
+	}
+	mem := openMem(t)
+	o := Options{InDir: "file://" + in, OutDir: "mem://", Config: c, Progress: ProgressNone, out: mem}
+	if _, err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	sameObjects(t, "from a bucket", objects(t, store.LocalFolder(out), ""), objects(t, mem, ""))
+	// Outputs inside the input prefix would be read as inputs next time.
+	if _, err := Run(context.Background(), Options{InDir: "file://" + in, OutDir: "file://" + in + "/out", Config: c, Progress: ProgressNone}); err == nil || !strings.Contains(err.Error(), "inside the input folder") {
+		t.Errorf("output inside the input prefix: %v", err)
 	}
 }

@@ -36,7 +36,7 @@ type runRecord struct {
 const runFormat = "segdiscover-run"
 
 func (r *runner) runRecord(start time.Time, complete bool) *runRecord {
-	in, _ := filepath.Abs(r.o.InDir)
+	in := absInput(r.o.InDir)
 	rec := &runRecord{Format: runFormat, Version: 1, CacheVersion: cacheVersion, InDir: in, Started: start.UTC(),
 		Complete: complete, Config: r.cfg, Images: r.sum.Images, Failed: len(r.failures), Concepts: r.sum.Concepts,
 		Stages: r.sum.Stages, Adapt: r.adapt}

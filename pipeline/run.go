@@ -207,9 +207,12 @@ func run(ctx context.Context, o Options, mode runMode) (*Summary, error) {
 	if o.ProgressOut == nil {
 		o.ProgressOut = os.Stderr
 	}
-	out, files, err := prepareFolders(o.InDir, o.OutDir)
+	out, files, inStore, err := prepareRun(ctx, o.InDir, o.OutDir)
 	if err != nil {
 		return nil, err
+	}
+	if inStore != nil {
+		defer inStore.Close()
 	}
 	st := o.out
 	if st == nil {
@@ -440,7 +443,7 @@ func (r *runner) forEachOf(ctx context.Context, items []*item, fn func(int, *ite
 			continue
 		}
 		if it.pixels == 0 {
-			it.pixels = headerPixels(it.file.Path)
+			it.pixels = headerPixels(it.file)
 		}
 		w := r.budget.acquire(ctx, it.pixels)
 		if ctx.Err() != nil {
@@ -502,8 +505,8 @@ func (b *pixelBudget) release(w int64) {
 
 // headerPixels returns width x height from an image file's header, or -1
 // when it cannot be read (the stage then reports why).
-func headerPixels(path string) int64 {
-	f, err := os.Open(path)
+func headerPixels(file ImageFile) int64 {
+	f, err := openImageFile(file)
 	if err != nil {
 		return -1
 	}
@@ -623,6 +626,33 @@ func prepareFolders(inDir, outDir string) (out string, files []ImageFile, err er
 		return "", nil, err
 	}
 	return out, files, nil
+}
+
+// prepareRun is prepareFolders for a run, whose input folder may be a
+// bucket URL too: it returns the store holding the listed images then
+// (nil for a folder), to close once they are read.
+func prepareRun(ctx context.Context, inDir, outDir string) (out string, files []ImageFile, in store.Store, err error) {
+	if !isURL(inDir) {
+		out, files, err = prepareFolders(inDir, outDir)
+		return out, files, nil, err
+	}
+	out = outDir
+	if !isURL(outDir) {
+		if out, err = filepath.Abs(outDir); err != nil {
+			return "", nil, nil, err
+		}
+	} else if u, o := urlBase(inDir), urlBase(outDir); o == u || strings.HasPrefix(o, u+"/") {
+		// Our own outputs would become inputs of the next run.
+		return "", nil, nil, fmt.Errorf("output folder %s is inside the input folder %s; choose another -o", outDir, inDir)
+	}
+	files, in, err = listInputsAt(ctx, inDir)
+	return out, files, in, err
+}
+
+// urlBase is a URL without its query, and without a trailing slash.
+func urlBase(u string) string {
+	u, _, _ = strings.Cut(u, "?")
+	return strings.TrimRight(u, "/")
 }
 
 // checkLocalPath refuses a folder given as a URL (s3://bucket, file:///x)

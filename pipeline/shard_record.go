@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -83,7 +82,7 @@ func shardRecordKey(phase string, s Shard) string {
 // writeShardRecord writes the record of this shard's phase from the items
 // the run processed.
 func (r *runner) writeShardRecord(phase string) error {
-	in, _ := filepath.Abs(r.o.InDir)
+	in := absInput(r.o.InDir)
 	rec := &shardRecord{Format: shardFormat, Version: 1, Phase: phase, Shard: r.shard.Index, Count: r.shard.Count,
 		InDir: in, Config: r.cfg, Finished: time.Now().UTC(), Images: []shardImage{}}
 	for _, st := range r.sum.Stages {

@@ -86,9 +86,12 @@ func Status(out string, count int) (*StatusReport, error) {
 		return rep, nil
 	}
 	rep.InDir = a.inDir
-	files, err := listInputs(a.inDir)
+	files, inStore, err := listInputsAt(ctx, a.inDir)
 	if err != nil {
 		return nil, err
+	}
+	if inStore != nil {
+		defer inStore.Close()
 	}
 	rep.Images = len(files)
 	// Per shard: its images, and which of them its record holds.
