@@ -16,9 +16,12 @@
 #   - a shard SIGKILLed mid-way: fit refuses to start (exit 4), the rerun
 #     of that shard reuses its finished images and writes nothing but its
 #     own images' objects, and the run then ends as the first;
+#   - IN_DIR as a bucket prefix (the same images uploaded): a run into a
+#     local folder, byte-identical to the local run;
 #   - bad OUT_DIRs (an unsupported scheme, a missing bucket, a wrong
-#     secret) and an s3:// IN_DIR: exit code 1, an error naming the cause,
-#     nothing written.
+#     secret), an IN_DIR prefix without images, an OUT_DIR inside the
+#     IN_DIR prefix: exit code 1, an error naming the cause, nothing
+#     written.
 # The server is stopped on exit, whatever happens; on failure its log is
 # printed first.
 #
@@ -238,6 +241,16 @@ echo "  the rerun wrote $newer objects, all of shard $victim's images or its rec
 shards "$url"
 same killed
 
+echo "test.sh: IN_DIR as a bucket prefix: the same images uploaded to $(prefix images), a single-process run into a local folder"
+"$work/bucketcp" put "$in" "$(prefix images)"
+"$seg" run "$(prefix images)" -o "$work/from-s3" "${flags[@]}" -q
+for d in superpixels features pseudolabels masks overlays model; do
+  diff -r "$work/single/$d" "$work/from-s3/$d" >/dev/null || fail "from-s3: $d/ differs from the local run's"
+done
+[ "$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["in_dir"])' "$work/from-s3/run.json")" = "$(prefix images)" ] ||
+  fail "from-s3: run.json does not name the input URL"
+echo "  from-s3: superpixels features pseudolabels masks overlays model byte-identical to the local run's (diff -r)"
+
 echo "test.sh: bad output URLs fail, naming the URL and the cause, writing nothing"
 refused() { # what, pattern, then the arguments of segdiscover run
   local what=$1 pattern=$2 rc
@@ -262,7 +275,8 @@ refused "a missing bucket" "does not exist" "$in" -o "s3://no-such-bucket-$$/out
   export AWS_SECRET_ACCESS_KEY=wrong-secret
   refused "a wrong secret" "access denied" "$in" -o "$(prefix bad)"
 )
-refused "an s3:// IN_DIR" "is a URL" "s3://$bucket/images" -o "$work/out"
+refused "an IN_DIR prefix without images" "no images in" "$(prefix empty)" -o "$work/out"
+refused "an OUT_DIR inside the IN_DIR prefix" "inside the input folder" "$(prefix images)" -o "$(prefix images/out)"
 [ ! -e "$work/out" ] || fail "the refused run with an s3:// IN_DIR made $work/out"
 if "$work/bucketcp" ls "$(prefix bad)" | grep -q .; then fail "the refused run wrote objects under bad/"; fi
 

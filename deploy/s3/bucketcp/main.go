@@ -6,6 +6,7 @@
 //	bucketcp ls URL        one line per object: modification time (Unix
 //	                       seconds, with fraction), size, key
 //	bucketcp get URL DIR   every object to DIR/<key> (DIR must not exist)
+//	bucketcp put DIR URL   every file under DIR to URL/<path>
 package main
 
 import (
@@ -13,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -33,8 +35,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return ls(ctx, args[1], stdout)
 	case len(args) == 3 && args[0] == "get":
 		return get(ctx, args[1], args[2])
+	case len(args) == 3 && args[0] == "put":
+		return put(ctx, args[1], args[2])
 	}
-	return errors.New("usage: bucketcp ls URL | bucketcp get URL DIR")
+	return errors.New("usage: bucketcp ls URL | bucketcp get URL DIR | bucketcp put DIR URL")
 }
 
 func ls(ctx context.Context, url string, stdout io.Writer) error {
@@ -78,4 +82,26 @@ func get(ctx context.Context, url, dir string) error {
 		}
 	}
 	return nil
+}
+
+func put(ctx context.Context, dir, url string) error {
+	st, err := bucket.Open(ctx, "bucket", url)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return st.WriteAtomic(ctx, filepath.ToSlash(rel), func(w io.Writer) error { _, err := w.Write(data); return err })
+	})
 }
