@@ -38,9 +38,9 @@ func TestCheckLocalPath(t *testing.T) {
 }
 
 // TestRunRefusesURL: `-o file:///x` used to create a folder "file:" in the
-// working directory; now an output URL of a scheme we do not take, and an
-// input URL (inputs are local folders), fail the run before anything is
-// written.
+// working directory; now an output or input URL of a scheme we do not
+// take, one without a bucket, or of a folder that is not there, fails the
+// run before anything is written.
 func TestRunRefusesURL(t *testing.T) {
 	images, err := filepath.Abs(filepath.Join("..", "testdata", "images"))
 	if err != nil {
@@ -54,7 +54,8 @@ func TestRunRefusesURL(t *testing.T) {
 	}{
 		{Options{InDir: images, OutDir: "foo://x/out"}, "unsupported URL scheme"},
 		{Options{InDir: images, OutDir: "s3:///out"}, "no bucket name"},
-		{Options{InDir: "s3://bucket/images", OutDir: "out"}, "is a URL"},
+		{Options{InDir: "foo://bucket/images", OutDir: "out"}, "unsupported URL scheme"},
+		{Options{InDir: "file:///no/such/folder", OutDir: "out"}, "no such file"},
 	} {
 		_, err := Run(context.Background(), tc.o)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
