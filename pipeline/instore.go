@@ -66,6 +66,25 @@ func listInputsAt(ctx context.Context, dir string) ([]ImageFile, store.Store, er
 	return files, st, nil
 }
 
+// listImagesAt is ListImages of a folder or a bucket prefix (see
+// listInputsAt): no error for one without images.
+func listImagesAt(ctx context.Context, dir string) ([]ImageFile, store.Store, error) {
+	if !isURL(dir) {
+		files, err := ListImages(dir)
+		return files, nil, err
+	}
+	st, err := bucket.Open(ctx, "input folder", dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	files, err := listStoreImages(ctx, st)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return files, st, nil
+}
+
 // listStoreImages is ListImages over the objects of st: those whose name
 // has an image extension and no hidden (leading-dot) part, in the order a
 // walk of the same tree as folders would give (depth first, each

@@ -224,3 +224,36 @@ func TestRunFromBucket(t *testing.T) {
 		t.Errorf("output inside the input prefix: %v", err)
 	}
 }
+
+// TestExportFromBucket: an export of a run in a bucket (file://, from a
+// bucket input prefix) writes the files an export of the same run in a
+// folder writes.
+func TestExportFromBucket(t *testing.T) {
+	in, out := t.TempDir(), t.TempDir()
+	writeScenes(t, in, 0, 5)
+	c := testConfig()
+	c.Until = StagePseudolabels
+	if _, err := runTest(t, in, out, c); err != nil {
+		t.Fatal(err)
+	}
+	bout := "file://" + t.TempDir() + "/out"
+	if _, err := Run(context.Background(), Options{InDir: "file://" + in, OutDir: bout, Config: c, Progress: ProgressNone}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{ExportCOCO, ExportPNG} {
+		t.Run(f, func(t *testing.T) {
+			want, got := t.TempDir(), t.TempDir()
+			if _, err := Export(context.Background(), ExportOptions{OutDir: out, Format: f, Dir: want}); err != nil {
+				t.Fatal(err)
+			}
+			sum, err := Export(context.Background(), ExportOptions{OutDir: bout, Format: f, Dir: got})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Images != 5 {
+				t.Errorf("%d images exported, want 5", sum.Images)
+			}
+			sameObjects(t, f, objects(t, store.LocalFolder(want), ""), objects(t, store.LocalFolder(got), ""))
+		})
+	}
+}
