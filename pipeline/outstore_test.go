@@ -257,3 +257,30 @@ func TestExportFromBucket(t *testing.T) {
 		})
 	}
 }
+
+// TestPredictWithBuckets: predict with the model, the images and the
+// outputs in buckets (file://) writes what it writes with folders.
+func TestPredictWithBuckets(t *testing.T) {
+	in, model, newIn := t.TempDir(), t.TempDir(), t.TempDir()
+	writeScenes(t, in, 0, 5)
+	writeScenes(t, newIn, 10, 4)
+	c := testConfig()
+	c.Until = StageTrain
+	if _, err := runTest(t, in, model, c); err != nil {
+		t.Fatal(err)
+	}
+	want, got := t.TempDir(), t.TempDir()+"/pred"
+	o := PredictOptions{ModelDir: model, InDir: newIn, OutDir: want, Workers: 2, Overlays: true, Progress: ProgressNone}
+	if _, err := Predict(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	o.ModelDir, o.InDir, o.OutDir = "file://"+model, "file://"+newIn, "file://"+got
+	sum, err := Predict(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := sum.Stages[0]; st.Computed != 4 {
+		t.Errorf("%d masks computed, want 4", st.Computed)
+	}
+	sameObjects(t, "predict", objects(t, store.LocalFolder(want), ""), objects(t, store.LocalFolder(got), ""))
+}
