@@ -120,20 +120,22 @@ func hidden(key string) bool {
 	return false
 }
 
-// openImageFile opens the input f, a file or an object.
-func openImageFile(f ImageFile) (io.ReadCloser, error) {
+// open opens the input f, a file or an object. (The input helpers are
+// methods so that callers holding an ImageFile or a pointer to one call
+// them alike.)
+func (f ImageFile) open() (io.ReadCloser, error) {
 	if f.src != nil {
 		return f.src.NewReader(context.Background(), f.key)
 	}
 	return os.Open(f.Path)
 }
 
-// readImageFile is readInput for a file or an object.
-func readImageFile(f ImageFile) ([]byte, error) {
+// read is readInput for a file or an object.
+func (f ImageFile) read() ([]byte, error) {
 	if f.src == nil {
 		return readInput(f.Path)
 	}
-	r, err := openImageFile(f)
+	r, err := f.open()
 	if err != nil {
 		return nil, err
 	}
@@ -150,12 +152,12 @@ func readImageFile(f ImageFile) ([]byte, error) {
 	return data, nil
 }
 
-// loadImageFile is LoadImage for a file or an object.
-func loadImageFile(f ImageFile, maxPixels int) (*image.NRGBA, error) {
+// load is LoadImage for a file or an object.
+func (f ImageFile) load(maxPixels int) (*image.NRGBA, error) {
 	if f.src == nil {
 		return LoadImage(f.Path, maxPixels)
 	}
-	r, err := openImageFile(f)
+	r, err := f.open()
 	if err != nil {
 		return nil, err
 	}

@@ -197,7 +197,7 @@ func TestListBucketImagesAsFolder(t *testing.T) {
 		t.Fatalf("bucket listing\n%q\nwant (as the folder)\n%q", g, w)
 	}
 	for _, f := range got {
-		data, err := readImageFile(f)
+		data, err := f.read()
 		if err != nil || string(data) != f.key {
 			t.Errorf("read %s: %q, %v", f.Path, data, err)
 		}

@@ -171,7 +171,7 @@ func checkModelFreshIn(c *cache, segnetData []byte) error {
 }
 
 func (r *runner) predictNew(it *item, netKey string, nets chan *segnet.Net, overlays bool, c *counter) error {
-	data, err := readImageFile(it.file)
+	data, err := it.file.read()
 	if err != nil {
 		return err
 	}

@@ -443,7 +443,7 @@ func (r *runner) forEachOf(ctx context.Context, items []*item, fn func(int, *ite
 			continue
 		}
 		if it.pixels == 0 {
-			it.pixels = headerPixels(it.file)
+			it.pixels = it.file.headerPixels()
 		}
 		w := r.budget.acquire(ctx, it.pixels)
 		if ctx.Err() != nil {
@@ -505,8 +505,8 @@ func (b *pixelBudget) release(w int64) {
 
 // headerPixels returns width x height from an image file's header, or -1
 // when it cannot be read (the stage then reports why).
-func headerPixels(file ImageFile) int64 {
-	f, err := openImageFile(file)
+func (file ImageFile) headerPixels() int64 {
+	f, err := file.open()
 	if err != nil {
 		return -1
 	}

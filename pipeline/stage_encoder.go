@@ -240,7 +240,7 @@ func (r *runner) learnedFeatures(ctx context.Context) error {
 			return
 		}
 		err := func() error {
-			img, err := loadImageFile(it.file, r.cfg.MaxPixels)
+			img, err := it.file.load(r.cfg.MaxPixels)
 			if err != nil {
 				return err
 			}
@@ -289,7 +289,7 @@ func (r *runner) forEachLabelled(ctx context.Context, items []*item, bar, what s
 	r.forEachOf(ctx, items, func(i int, it *item) {
 		defer b.add(false)
 		err := func() error {
-			img, err := loadImageFile(it.file, r.cfg.MaxPixels)
+			img, err := it.file.load(r.cfg.MaxPixels)
 			if err != nil {
 				return err
 			}

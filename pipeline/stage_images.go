@@ -128,7 +128,7 @@ func (r *runner) imageStages(it *item, spp superpixelParams, ftp featureParams, 
 		return &FileError{Path: it.file.Path, Stage: stage, Err: err}
 	}
 	t0 := time.Now()
-	data, err := readImageFile(it.file)
+	data, err := it.file.read()
 	if err != nil {
 		return fail(StageSuperpixels, err)
 	}

@@ -73,7 +73,7 @@ func (r *runner) overlaySource(it *item) string {
 }
 
 func (r *runner) overlay(it *item, k string, look overlayLook) error {
-	img, err := loadImageFile(it.file, r.cfg.MaxPixels)
+	img, err := it.file.load(r.cfg.MaxPixels)
 	if err != nil {
 		return err
 	}

@@ -380,7 +380,7 @@ func (r *runner) itemPictures(it *item, pics []picture) error {
 					f.Close()
 				}
 				if err != nil {
-					if ov, err = loadImageFile(it.file, r.cfg.MaxPixels); err != nil {
+					if ov, err = it.file.load(r.cfg.MaxPixels); err != nil {
 						return err
 					}
 				}
@@ -389,7 +389,7 @@ func (r *runner) itemPictures(it *item, pics []picture) error {
 		} else {
 			if img == nil {
 				var err error
-				if img, err = loadImageFile(it.file, r.cfg.MaxPixels); err != nil {
+				if img, err = it.file.load(r.cfg.MaxPixels); err != nil {
 					return err
 				}
 			}

@@ -238,7 +238,7 @@ func (r *runner) modelConcepts() int {
 func (r *runner) loadSample(it *item, tp trainParams) (segnet.Sample, error) {
 	var s segnet.Sample
 	var err error
-	if s.Image, err = loadImageFile(it.file, r.cfg.MaxPixels); err != nil {
+	if s.Image, err = it.file.load(r.cfg.MaxPixels); err != nil {
 		return s, err
 	}
 	if s.Mask, err = r.readMask(pseudolabelPath(it.file.Rel)); err != nil {
@@ -423,7 +423,7 @@ func (c Config) maskParams() maskParams {
 var crfVersion = "crf/2 max_pixels=" + strconv.Itoa(pseudolabel.CRFMaxPixels)
 
 func (r *runner) predictMask(n *segnet.Net, it *item, k string) error {
-	img, err := loadImageFile(it.file, r.cfg.MaxPixels)
+	img, err := it.file.load(r.cfg.MaxPixels)
 	if err != nil {
 		return err
 	}
