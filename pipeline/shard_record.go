@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -101,8 +102,21 @@ func (r *runner) writeShardRecord(phase string) error {
 	return r.cache.writeJSON(shardRecordKey(phase, r.shard), rec)
 }
 
-// readShardRecord reads one record; a missing one is (nil, nil).
-func readShardRecord(c *cache, key string) (*shardRecord, error) {
+// shardRecordPath is the file of shard s's record of phase in the local
+// output folder out.
+func shardRecordPath(out, phase string, s Shard) string {
+	return filepath.Join(out, filepath.FromSlash(shardRecordKey(phase, s)))
+}
+
+// readShardRecord reads the record in the file path (readShardRecordIn).
+func readShardRecord(path string) (*shardRecord, error) {
+	dir, name := filepath.Split(path)
+	return readShardRecordIn(newCache(dir), name)
+}
+
+// readShardRecordIn reads one record, at key in c's store; a missing one
+// is (nil, nil).
+func readShardRecordIn(c *cache, key string) (*shardRecord, error) {
 	path := c.st.Location(key)
 	data, err := c.read(key)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -247,7 +261,7 @@ func readAssembly(c *cache, count int) (*assembly, error) {
 	for i := range count {
 		k := shardRecordKey(PhaseImages, Shard{Index: i, Count: count})
 		p := c.st.Location(k)
-		rec, err := readShardRecord(c, k)
+		rec, err := readShardRecordIn(c, k)
 		if err != nil {
 			return nil, err
 		}
