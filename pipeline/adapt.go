@@ -244,7 +244,7 @@ func verifiedOutputs(c *cache, stage, item, what string) (map[string][]byte, err
 	m, err := c.readManifest(stage, item)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("model: %s has no record of %s (%s): the run did not get that far, or is from another segdiscover version",
-			c.out, what, filepath.Join(c.dir, stage, item+".json"))
+			c.root(), what, filepath.Join(c.dir, stage, item+".json"))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("model: %w", err)
@@ -254,16 +254,16 @@ func verifiedOutputs(c *cache, stage, item, what string) (map[string][]byte, err
 		if o.Path == legendFile {
 			continue
 		}
-		p := filepath.Join(c.out, filepath.FromSlash(o.Path))
+		p := filepath.Join(c.root(), filepath.FromSlash(o.Path))
 		data, err := os.ReadFile(p)
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("model: %s is missing (the run wrote it; was it moved or deleted?): rerun `segdiscover run` into %s", p, c.out)
+			return nil, fmt.Errorf("model: %s is missing (the run wrote it; was it moved or deleted?): rerun `segdiscover run` into %s", p, c.root())
 		}
 		if err != nil {
 			return nil, fmt.Errorf("model: %w", err)
 		}
 		if int64(len(data)) != o.Size || hashBytes(data) != o.SHA256 {
-			return nil, fmt.Errorf("model: %s changed since the run wrote it (its size or SHA-256 differs from the cache record): rerun `segdiscover run` into %s", p, c.out)
+			return nil, fmt.Errorf("model: %s changed since the run wrote it (its size or SHA-256 differs from the cache record): rerun `segdiscover run` into %s", p, c.root())
 		}
 		files[o.Path] = data
 	}
@@ -328,6 +328,9 @@ func realAbs(p string) (string, error) {
 // Adapt runs the adaptation of o.ModelDir to the images of o.InDir into
 // o.OutDir and returns what it did; errors as Run's.
 func Adapt(ctx context.Context, o AdaptOptions) (*Summary, error) {
+	if err := checkLocalPaths("model folder", o.ModelDir, "input folder", o.InDir, "output folder", o.OutDir); err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	as := o.Settings.resolved()
 	if err := as.validate(); err != nil {
@@ -390,7 +393,7 @@ func Adapt(ctx context.Context, o AdaptOptions) (*Summary, error) {
 		}
 	}
 	r.addInputs(files)
-	if err := writeRunJSON(out, r.runRecord(start, false)); err != nil {
+	if err := writeRunJSON(r.cache, r.runRecord(start, false)); err != nil {
 		return nil, err
 	}
 	r.log.Info("adapt", "model", o.ModelDir, "images", r.sum.Images, "concepts", src.gmm.K())
@@ -401,10 +404,10 @@ func Adapt(ctx context.Context, o AdaptOptions) (*Summary, error) {
 	r.sum.Wall = time.Since(start)
 	r.sum.Failures = r.failures
 	r.sum.Interrupted = ctx.Err() != nil
-	if werr := writeErrorsJSON(out, r.failures); werr != nil && err == nil {
+	if werr := writeErrorsJSON(r.cache, r.failures); werr != nil && err == nil {
 		err = werr
 	}
-	if werr := writeRunJSON(out, r.runRecord(start, err == nil && ctx.Err() == nil)); werr != nil && err == nil {
+	if werr := writeRunJSON(r.cache, r.runRecord(start, err == nil && ctx.Err() == nil)); werr != nil && err == nil {
 		err = werr
 	}
 	if errors.Is(err, errNoOK) {
@@ -573,7 +576,7 @@ func (r *runner) adaptCluster(ctx context.Context, st *StageStats, src *sourceMo
 		return err
 	}
 	d.SourceImageSize = commonImageSize(src.dir)
-	d.TargetImageSize = commonImageSize(r.cache.out)
+	d.TargetImageSize = commonImageSize(r.cache.root())
 	sm, am := src.gmm.Means(), g.Means()
 	for c := range k {
 		shift := 0.0
@@ -629,14 +632,14 @@ func (r *runner) adaptConcepts(src *sourceModel) error {
 	if err := artifact.EncodeConcepts(&buf, f); err != nil {
 		return err
 	}
-	p := filepath.Join(r.cache.out, conceptsFileName)
+	p := filepath.Join(r.cache.root(), conceptsFileName)
 	if old, err := os.ReadFile(p); err != nil || !bytes.Equal(old, buf.Bytes()) {
 		if err := WriteFileAtomic(p, func(w io.Writer) error { _, err := w.Write(buf.Bytes()); return err }); err != nil {
 			return fmt.Errorf("concepts: %w", err)
 		}
 	}
 	r.concepts = src.concepts
-	return writeLegend(r.cache.out, src.concepts)
+	return r.writeLegend(src.concepts)
 }
 
 // evenly returns at most n of xs, evenly spaced, in order.
@@ -772,7 +775,7 @@ func sourcePixelShares(ctx context.Context, dir string, k, maxPixels int) ([]flo
 // commonImageSize returns the most common "WxH" among the superpixel
 // records of the run in dir (an even sample), or "" if it has none.
 func commonImageSize(dir string) string {
-	ps, _ := filesUnder(filepath.Join(cacheDir(dir)), StageSuperpixels, ".json")
+	ps, _ := filesUnder(filepath.Join(dir, filepath.FromSlash(cacheDir())), StageSuperpixels, ".json")
 	n := map[string]int{}
 	best := ""
 	for _, p := range evenly(ps, sourceSample) {
@@ -887,8 +890,9 @@ func (r *runner) sourcePosteriors(ctx context.Context, items []*item, src *sourc
 // adapt: it would refit the concepts from scratch, with new ids, and
 // remove the adapted ones. It reads run.json only; a folder without one is
 // no adapted folder.
-func refuseAdapted(out string) error {
-	data, err := readSmallFile(filepath.Join(out, "run.json"))
+func refuseAdapted(c *cache) error {
+	out := c.root()
+	data, err := c.read("run.json")
 	if err != nil {
 		return nil
 	}

@@ -102,7 +102,9 @@ func (r *runner) adaptTrain(ctx context.Context, st *StageStats, src *sourceMode
 
 // rectifiedDir holds the rectified masks adapt's fine-tuning trains on
 // (cache bookkeeping, rewritten by every fine-tuning run before it trains).
-func (r *runner) rectifiedDir() string { return filepath.Join(r.cache.dir, "train", "rectified") }
+func (r *runner) rectifiedDir() string {
+	return filepath.Join(r.cache.root(), filepath.FromSlash(r.cache.dir), "train", "rectified")
+}
 
 // rectifiedSamples are the train stage's samples with each mask replaced by
 // its rectified version, read from dir/<rel>.png.

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -68,10 +69,9 @@ const (
 	overlaysVersion     = "overlays/2"
 )
 
-// cacheDir is the cache folder under an output folder.
-func cacheDir(out string) string {
-	return filepath.Join(out, ".cache", fmt.Sprintf("v%d", cacheVersion))
-}
+// cacheDir is the key prefix of the cache under an output folder
+// (".cache/vN").
+func cacheDir() string { return fmt.Sprintf(".cache/v%d", cacheVersion) }
 
 // key derives an artifact key from a stage version, the stage parameters
 // (marshalled to JSON) and the input keys, in order.
@@ -111,10 +111,14 @@ const (
 	commitInterval = 2 * time.Second
 )
 
-// cache reads and writes manifests under one output folder.
+// cache reads and writes manifests (and the outputs they vouch for) in
+// one output store.
 type cache struct {
-	out string // OUT_DIR
-	dir string // OUT_DIR/.cache/vN
+	st  store.Store
+	dir string // .cache/vN
+	// ctx is that of every read and write: not the run's, since a
+	// cancelled run finishes and writes the items under way.
+	ctx context.Context
 
 	mu        sync.Mutex
 	pending   []*manifest
@@ -122,16 +126,31 @@ type cache struct {
 	flushMu   sync.Mutex // one flush at a time, in order
 }
 
-func newCache(out string) *cache { return &cache{out: out, dir: cacheDir(out), lastFlush: time.Now()} }
+// newCache is the cache of the local output folder out.
+func newCache(out string) *cache {
+	return newStoreCache(store.LocalFolder(out))
+}
 
+// newStoreCache is the cache of the output store st.
+func newStoreCache(st store.Store) *cache {
+	return &cache{st: st, dir: cacheDir(), ctx: context.Background(), lastFlush: time.Now()}
+}
+
+// manifestKey is the key of the manifest of (stage, item).
+func (c *cache) manifestKey(stage, item string) string {
+	return c.dir + "/" + stage + "/" + item + ".json"
+}
+
+// manifestPath names the manifest of (stage, item) as the user sees it: a
+// file path in a local folder, a URL in a bucket.
 func (c *cache) manifestPath(stage, item string) string {
-	return filepath.Join(c.dir, stage, filepath.FromSlash(item)+".json")
+	return c.st.Location(c.manifestKey(stage, item))
 }
 
 // lookup returns the manifest of (stage, item) if it is valid for k: same
 // key and every output present with its recorded size.
 func (c *cache) lookup(stage, item, k string) (*manifest, bool) {
-	data, err := os.ReadFile(c.manifestPath(stage, item))
+	data, err := store.ReadAll(c.ctx, c.st, c.manifestKey(stage, item))
 	if err != nil {
 		return nil, false
 	}
@@ -145,8 +164,8 @@ func (c *cache) lookup(stage, item, k string) (*manifest, bool) {
 			// it, redrawn when the names change.
 			continue
 		}
-		fi, err := os.Stat(filepath.Join(c.out, filepath.FromSlash(o.Path)))
-		if err != nil || !fi.Mode().IsRegular() || fi.Size() != o.Size {
+		fi, err := c.st.Stat(c.ctx, o.Path)
+		if err != nil || fi.Size != o.Size {
 			return nil, false
 		}
 	}
@@ -155,7 +174,7 @@ func (c *cache) lookup(stage, item, k string) (*manifest, bool) {
 
 // readManifest returns the manifest of (stage, item) whatever its key.
 func (c *cache) readManifest(stage, item string) (*manifest, error) {
-	data, err := os.ReadFile(c.manifestPath(stage, item))
+	data, err := store.ReadAll(c.ctx, c.st, c.manifestKey(stage, item))
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +188,7 @@ func (c *cache) readManifest(stage, item string) (*manifest, error) {
 // commit writes the manifest of a complete global artifact, durably; call
 // it after every output has been written with writeOutputSync.
 func (c *cache) commit(m *manifest) error {
-	return WriteFileAtomic(c.manifestPath(m.Stage, m.Item), func(w io.Writer) error { return encodeManifest(w, m) })
+	return c.st.WriteAtomic(c.ctx, c.manifestKey(m.Stage, m.Item), func(w io.Writer) error { return encodeManifest(w, m) })
 }
 
 func encodeManifest(w io.Writer, m *manifest) error {
@@ -180,8 +199,13 @@ func encodeManifest(w io.Writer, m *manifest) error {
 
 // commitLater queues the manifest of a complete per-image artifact (written
 // with writeOutput) for the next group commit, flushing when the batch is
-// full or old.
+// full or old. In a bucket, where every object is durable once written and
+// there is no fsync to share, the manifest is written at once: a killed
+// process then loses nothing it finished.
 func (c *cache) commitLater(m *manifest) error {
+	if _, local := c.st.(*store.Local); !local {
+		return c.st.WriteAtomic(c.ctx, c.manifestKey(m.Stage, m.Item), func(w io.Writer) error { return encodeManifest(w, m) })
+	}
 	c.mu.Lock()
 	c.pending = append(c.pending, m)
 	due := len(c.pending) >= commitBatch || time.Since(c.lastFlush) >= commitInterval
@@ -192,8 +216,8 @@ func (c *cache) commitLater(m *manifest) error {
 	return nil
 }
 
-// flush makes every output written so far durable, then writes the queued
-// manifests. Call it at the end of each stage.
+// flush makes every output written so far durable (Store.Sync), then
+// writes the queued manifests. Call it at the end of each stage.
 func (c *cache) flush() error {
 	c.flushMu.Lock()
 	defer c.flushMu.Unlock()
@@ -205,32 +229,33 @@ func (c *cache) flush() error {
 	if len(batch) == 0 {
 		return nil
 	}
-	if err := store.SyncFS(c.out); err != nil {
-		return fmt.Errorf("sync %s: %w", c.out, err)
+	if err := c.st.Sync(c.ctx); err != nil {
+		return err
 	}
 	for _, m := range batch {
-		if err := renameWrite(c.manifestPath(m.Stage, m.Item), func(w io.Writer) error { return encodeManifest(w, m) }); err != nil {
+		if err := c.st.WriteAtomicNoSync(c.ctx, c.manifestKey(m.Stage, m.Item), func(w io.Writer) error { return encodeManifest(w, m) }); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// writeOutput writes OUT_DIR/rel atomically (not yet durably: see flush)
-// through encode and returns its record for the manifest.
+// writeOutput writes the output rel (a key: OUT_DIR/rel in a folder)
+// atomically (not yet durably: see flush) through encode and returns its
+// record for the manifest.
 func (c *cache) writeOutput(rel string, encode func(io.Writer) error) (outputRecord, error) {
-	return c.write(rel, encode, renameWrite)
+	return c.write(rel, encode, c.st.WriteAtomicNoSync)
 }
 
 // writeOutputSync is writeOutput made durable at once, for global outputs.
 func (c *cache) writeOutputSync(rel string, encode func(io.Writer) error) (outputRecord, error) {
-	return c.write(rel, encode, WriteFileAtomic)
+	return c.write(rel, encode, c.st.WriteAtomic)
 }
 
-func (c *cache) write(rel string, encode func(io.Writer) error, writeFile func(string, func(io.Writer) error) error) (outputRecord, error) {
+func (c *cache) write(rel string, encode func(io.Writer) error, writeObject func(context.Context, string, func(io.Writer) error) error) (outputRecord, error) {
 	var h hash.Hash
 	var n int64
-	err := writeFile(filepath.Join(c.out, filepath.FromSlash(rel)), func(w io.Writer) error {
+	err := writeObject(c.ctx, rel, func(w io.Writer) error {
 		h = sha256.New()
 		cw := &countWriter{w: io.MultiWriter(w, h)}
 		err := encode(cw)
@@ -241,6 +266,18 @@ func (c *cache) write(rel string, encode func(io.Writer) error, writeFile func(s
 		return outputRecord{}, err
 	}
 	return outputRecord{Path: rel, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// read returns the object rel of the output store whole.
+func (c *cache) read(rel string) ([]byte, error) { return store.ReadAll(c.ctx, c.st, rel) }
+
+// open opens the object rel of the output store.
+func (c *cache) open(rel string) (io.ReadCloser, error) { return c.st.NewReader(c.ctx, rel) }
+
+// writeSync writes the object rel (not an artifact's output: run.json, a
+// checkpoint, the report) atomically and durably.
+func (c *cache) writeSync(rel string, write func(io.Writer) error) error {
+	return c.st.WriteAtomic(c.ctx, rel, write)
 }
 
 type countWriter struct {
@@ -279,8 +316,6 @@ func hashBytes(data []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// renameWrite writes path atomically but not durably: durability comes
-// from flush's syncfs.
-func renameWrite(path string, write func(io.Writer) error) error {
-	return store.WriteFileNoSync(path, write)
-}
+// root names the output store as the user gave it: the folder's path, the
+// bucket's URL.
+func (c *cache) root() string { return c.st.Location("") }

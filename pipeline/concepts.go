@@ -6,10 +6,9 @@ import (
 	"image/color"
 	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
 
 	"github.com/segdiscover/segdiscover/pipeline/artifact"
+	"github.com/segdiscover/segdiscover/pipeline/store"
 	"github.com/segdiscover/segdiscover/pseudolabel"
 )
 
@@ -21,7 +20,14 @@ const conceptsFileName = "concepts.json"
 // out/concepts.json, or the defaults for k concepts when it is absent. A
 // file for another number of concepts is an error.
 func ReadConcepts(out string, k int) ([]artifact.Concept, error) {
-	f, err := readConceptsFile(out)
+	return readConcepts(newCache(out), k)
+}
+
+// readConcepts returns the concepts of the run (ReadConcepts).
+func (r *runner) readConcepts(k int) ([]artifact.Concept, error) { return readConcepts(r.cache, k) }
+
+func readConcepts(c *cache, k int) ([]artifact.Concept, error) {
+	f, err := readConceptsOf(c)
 	if errors.Is(err, fs.ErrNotExist) {
 		return artifact.DefaultConcepts(k), nil
 	}
@@ -29,14 +35,20 @@ func ReadConcepts(out string, k int) ([]artifact.Concept, error) {
 		return nil, err
 	}
 	if len(f.Concepts) != k {
-		return nil, fmt.Errorf("%s: %d concepts, the model has %d", filepath.Join(out, conceptsFileName), len(f.Concepts), k)
+		return nil, fmt.Errorf("%s: %d concepts, the model has %d", c.st.Location(conceptsFileName), len(f.Concepts), k)
 	}
 	return f.Concepts, nil
 }
 
+// readConceptsFile reads out/concepts.json.
 func readConceptsFile(out string) (*artifact.ConceptsFile, error) {
-	p := filepath.Join(out, conceptsFileName)
-	fl, err := os.Open(p)
+	return readConceptsOf(newCache(out))
+}
+
+// readConceptsOf reads concepts.json from c's output store.
+func readConceptsOf(c *cache) (*artifact.ConceptsFile, error) {
+	p := c.st.Location(conceptsFileName)
+	fl, err := c.open(conceptsFileName)
 	if err != nil {
 		return nil, err
 	}
@@ -51,22 +63,22 @@ func readConceptsFile(out string) (*artifact.ConceptsFile, error) {
 // ensureConcepts makes OUT_DIR/concepts.json describe the k concepts of
 // the mixture whose key is model, keeping the user's file when it does.
 func (r *runner) ensureConcepts(k int, model string) error {
-	old, err := readConceptsFile(r.cache.out)
+	old, err := readConceptsOf(r.cache)
 	switch {
 	case err == nil && old.Model == model && len(old.Concepts) == k:
 		return nil
 	case err == nil:
 		// Names of other concepts: kept aside, not applied.
-		keep := filepath.Join(r.cache.out, fmt.Sprintf("concepts.%.12s.json", old.Model))
-		if err := os.Rename(filepath.Join(r.cache.out, conceptsFileName), keep); err != nil {
+		keep := fmt.Sprintf("concepts.%.12s.json", old.Model)
+		if err := store.Move(r.cache.ctx, r.cache.st, conceptsFileName, keep); err != nil {
 			return err
 		}
-		r.log.Warn("concepts refitted: the names of the old concepts are in " + keep)
+		r.log.Warn("concepts refitted: the names of the old concepts are in " + r.outPath(keep))
 	case !errors.Is(err, fs.ErrNotExist):
 		return err
 	}
 	f := &artifact.ConceptsFile{Format: artifact.ConceptsFormat, Version: 1, Model: model, Concepts: artifact.DefaultConcepts(k)}
-	return WriteFileAtomic(filepath.Join(r.cache.out, conceptsFileName), func(w io.Writer) error { return artifact.EncodeConcepts(w, f) })
+	return r.cache.writeSync(conceptsFileName, func(w io.Writer) error { return artifact.EncodeConcepts(w, f) })
 }
 
 // conceptPalette returns the mask palette with the concepts' colours.

@@ -143,6 +143,9 @@ func readLabelMap(path string, maxPixels int) (*superpixel.Labels, error) {
 // folder that cannot be read, no class count, no pair at all, ctx
 // cancelled) come with a nil report.
 func EvaluateMasks(ctx context.Context, predDir, gtDir string, o MaskEvalOptions) (*MaskEvalReport, error) {
+	if err := checkLocalPaths("mask folder", predDir, "ground-truth folder", gtDir); err != nil {
+		return nil, err
+	}
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -327,6 +330,9 @@ var annotatorRel = regexp.MustCompile(`^(.+)_([0-9]+)$`)
 // that cannot be read, nothing to score, ctx cancelled) come with a nil
 // report.
 func EvaluateSuperpixels(ctx context.Context, predDir, gtDir string, o SuperpixelEvalOptions) (*SuperpixelEvalReport, error) {
+	if err := checkLocalPaths("superpixel folder", predDir, "ground-truth folder", gtDir); err != nil {
+		return nil, err
+	}
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

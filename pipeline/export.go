@@ -15,6 +15,7 @@ import (
 
 	"github.com/segdiscover/segdiscover/pipeline/artifact"
 	"github.com/segdiscover/segdiscover/pipeline/export"
+	"github.com/segdiscover/segdiscover/pipeline/store"
 	"github.com/segdiscover/segdiscover/pseudolabel"
 )
 
@@ -52,6 +53,9 @@ type ExportSummary struct {
 // concepts.json. It reads the refined masks (masks/) of images that have
 // them, else their pseudo-labels.
 func Export(ctx context.Context, o ExportOptions) (*ExportSummary, error) {
+	if err := checkLocalPath("export folder", o.Dir); err != nil {
+		return nil, err
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -59,18 +63,27 @@ func Export(ctx context.Context, o ExportOptions) (*ExportSummary, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := newCache(o.OutDir).readManifest(StageCluster, modelItem)
+	st, err := openOutput(ctx, o.OutDir, false)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	c := newStoreCache(st)
+	m, err := c.readManifest(StageCluster, modelItem)
 	if err != nil {
 		return nil, fmt.Errorf("%s has no concepts yet (run the cluster and pseudolabel stages): %w", o.OutDir, err)
 	}
 	k := extraInt(m.Extra, "k")
-	cs, err := ReadConcepts(o.OutDir, k)
+	cs, err := readConcepts(c, k)
 	if err != nil {
 		return nil, err
 	}
-	files, err := ListImages(in)
+	files, inStore, err := listImagesAt(ctx, in)
 	if err != nil {
 		return nil, err
+	}
+	if inStore != nil {
+		defer inStore.Close()
 	}
 	cats := make([]export.Category, len(cs))
 	names := map[int]string{}
@@ -82,7 +95,7 @@ func Export(ctx context.Context, o ExportOptions) (*ExportSummary, error) {
 		return nil, err
 	}
 	sum := &ExportSummary{Source: "pseudolabels"}
-	if _, err := os.Stat(filepath.Join(o.OutDir, filepath.FromSlash(segnetFile))); err == nil {
+	if ok, _ := store.Exists(ctx, st, segnetFile); ok {
 		sum.Source = "masks"
 	}
 	// each visits every exported image, one at a time.
@@ -95,14 +108,16 @@ func Export(ctx context.Context, o ExportOptions) (*ExportSummary, error) {
 				sum.Skipped = append(sum.Skipped, f.Path)
 				continue
 			}
-			mask, err := readExportMask(o.OutDir, f.Rel, o.MaxPixels)
+			mask, err := readExportMaskFrom(c, f.Rel, o.MaxPixels)
 			if err != nil {
 				o.Logger.Warn("export: no mask", "file", f.Path, "err", err)
 				sum.Skipped = append(sum.Skipped, f.Path)
 				continue
 			}
 			rel, err := filepath.Rel(in, f.Path)
-			if err != nil {
+			if f.src != nil {
+				rel = f.key // the image's path under the input prefix
+			} else if err != nil {
 				rel = f.Path
 			}
 			im := export.Image{File: filepath.ToSlash(rel), Width: mask.Rect.Dx(), Height: mask.Rect.Dy(), Masks: conceptMasks(mask, k, &sum.Annotations)}
@@ -185,11 +200,17 @@ func Export(ctx context.Context, o ExportOptions) (*ExportSummary, error) {
 	return sum, err
 }
 
-// readExportMask reads the refined mask of rel, or its pseudo-labels.
+// readExportMask reads the refined mask of rel, or its pseudo-labels, from
+// the output folder out.
 func readExportMask(out, rel string, maxPixels int) (*image.Paletted, error) {
+	return readExportMaskFrom(newCache(out), rel, maxPixels)
+}
+
+// readExportMaskFrom is readExportMask from c's output store.
+func readExportMaskFrom(c *cache, rel string, maxPixels int) (*image.Paletted, error) {
 	var firstErr error
 	for _, p := range []string{maskPath(rel), pseudolabelPath(rel)} {
-		f, err := os.Open(filepath.Join(out, filepath.FromSlash(p)))
+		f, err := c.open(p)
 		if err != nil {
 			if firstErr == nil {
 				firstErr = err

@@ -38,16 +38,33 @@ func TestCheckLocalPath(t *testing.T) {
 }
 
 // TestRunRefusesURL: `-o file:///x` used to create a folder "file:" in the
-// working directory; now the run fails before writing anything.
+// working directory; now an output or input URL of a scheme we do not
+// take, one without a bucket, or of a folder that is not there, fails the
+// run before anything is written.
 func TestRunRefusesURL(t *testing.T) {
+	images, err := filepath.Abs(filepath.Join("..", "testdata", "images"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	wd := t.TempDir()
 	t.Chdir(wd)
-	for _, o := range []Options{
-		{InDir: filepath.Join("..", "testdata", "images"), OutDir: "file:///x"},
-		{InDir: "s3://bucket/images", OutDir: "out"},
+	for _, tc := range []struct {
+		o    Options
+		want string
+	}{
+		{Options{InDir: images, OutDir: "foo://x/out"}, "unsupported URL scheme"},
+		{Options{InDir: images, OutDir: "s3:///out"}, "no bucket name"},
+		{Options{InDir: "foo://bucket/images", OutDir: "out"}, "unsupported URL scheme"},
+		{Options{InDir: "file:///no/such/folder", OutDir: "out"}, "no such file"},
 	} {
-		if _, err := Run(context.Background(), o); err == nil || !strings.Contains(err.Error(), "is a URL") {
-			t.Fatalf("Run(in %q, out %q) = %v, want a URL error", o.InDir, o.OutDir, err)
+		_, err := Run(context.Background(), tc.o)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Fatalf("Run(in %q, out %q) = %v, want an error with %q", tc.o.InDir, tc.o.OutDir, err, tc.want)
+		}
+		for _, u := range []string{tc.o.InDir, tc.o.OutDir} {
+			if strings.Contains(u, "://") && !strings.Contains(err.Error(), u) {
+				t.Errorf("error %q does not name %q", err, u)
+			}
 		}
 	}
 	if ents, _ := os.ReadDir(wd); len(ents) != 0 {

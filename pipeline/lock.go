@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/segdiscover/segdiscover/pipeline/store"
 )
 
 // ErrLocked is returned (wrapped) when another run holds an output folder.
@@ -63,11 +65,24 @@ func (s *lockSet) unlock() {
 	*s = nil
 }
 
-// lockGlobal takes the locks of the global stages of out, exclusively or
-// shared.
-func (s *lockSet) lockGlobal(out string, exclusive bool) error {
+// lockIn takes the lock key (".lock", ".locks/shard-0-of-4") of the output
+// store of c. Only a local folder has locks (flock(2), on a shared file
+// system too where it supports them): in a bucket there is nothing to take,
+// and the user guarantees what the locks would (README.md: one process per
+// shard and per global stage, as a scheduler runs them).
+func (s *lockSet) lockIn(c *cache, key string, exclusive bool) error {
+	l, ok := c.st.(*store.Local)
+	if !ok {
+		return nil
+	}
+	return s.take(filepath.Join(l.Root(), filepath.FromSlash(key)), exclusive)
+}
+
+// lockGlobal takes the locks of the global stages of c's output store,
+// exclusively or shared.
+func (s *lockSet) lockGlobal(c *cache, exclusive bool) error {
 	for _, name := range globalLocks {
-		if err := s.take(filepath.Join(out, locksDir, name), exclusive); err != nil {
+		if err := s.lockIn(c, locksDir+"/"+name, exclusive); err != nil {
 			return err
 		}
 	}

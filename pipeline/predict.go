@@ -10,10 +10,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/segdiscover/segdiscover/pipeline/artifact"
+	"github.com/segdiscover/segdiscover/pipeline/store"
+	"github.com/segdiscover/segdiscover/pipeline/store/bucket"
 	"github.com/segdiscover/segdiscover/pseudolabel"
 	"github.com/segdiscover/segdiscover/segnet"
 )
@@ -47,42 +48,61 @@ func Predict(ctx context.Context, o PredictOptions) (*Summary, error) {
 	if o.ProgressOut == nil {
 		o.ProgressOut = os.Stderr
 	}
-	netPath := filepath.Join(o.ModelDir, filepath.FromSlash(segnetFile))
-	data, err := os.ReadFile(netPath)
+	// The model folder, the input folder and the output folder may each
+	// be a bucket URL.
+	mst, err := bucket.Open(ctx, "model folder", o.ModelDir)
+	if err != nil {
+		return nil, err
+	}
+	defer mst.Close()
+	model := newStoreCache(mst)
+	netPath := mst.Location(segnetFile)
+	data, err := model.read(segnetFile)
 	if err != nil {
 		return nil, fmt.Errorf("model: %w (train one with `segdiscover run` or `segdiscover train`)", err)
 	}
 	sum := sha256.Sum256(data)
 	netKey := hex.EncodeToString(sum[:])
-	if err := checkModelFresh(o.ModelDir, data); err != nil {
+	if err := checkModelFreshIn(model, data); err != nil {
 		return nil, err
 	}
-	_, files, err := prepareFolders(o.InDir, o.OutDir)
+	_, files, inStore, err := prepareRun(ctx, o.InDir, o.OutDir)
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
-		return nil, err
+	if inStore != nil {
+		defer inStore.Close()
 	}
-	lock, err := lockDir(o.OutDir)
+	ost, err := openOutput(ctx, o.OutDir, true)
 	if err != nil {
 		return nil, err
 	}
-	defer lock.unlock()
-	if err := removeTempFiles(o.OutDir); err != nil {
-		return nil, err
+	defer ost.Close()
+	if _, local := ost.(*store.Local); local {
+		if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
+			return nil, err
+		}
+		lock, err := lockDir(o.OutDir)
+		if err != nil {
+			return nil, err
+		}
+		defer lock.unlock()
+		if err := removeTempFiles(o.OutDir); err != nil {
+			return nil, err
+		}
 	}
-	r := &runner{cfg: cfg, log: o.Logger, cache: newCache(o.OutDir),
+	r := &runner{cfg: cfg, log: o.Logger, cache: newStoreCache(ost),
 		sum: &Summary{InDir: o.InDir, OutDir: o.OutDir, Stages: []*StageStats{{Name: StageMasks, Ran: true}}}}
+	defer r.sum.noteOutputs(r.cache)
 	r.addInputs(files)
-	nets, err := loadSegnets(netPath, cfg.Workers)
+	nets, err := decodeSegnets(netPath, data, cfg.Workers)
 	if err != nil {
 		return nil, err
 	}
 	n := <-nets
 	k := n.Arch().Classes
 	nets <- n
-	if r.concepts, err = ReadConcepts(o.ModelDir, k); err != nil {
+	if r.concepts, err = readConcepts(model, k); err != nil {
 		return nil, err
 	}
 	r.log.Info("predict: "+segnet.Backend(), "workers", cfg.Workers)
@@ -108,7 +128,7 @@ func Predict(ctx context.Context, o PredictOptions) (*Summary, error) {
 	r.sum.Wall = time.Since(start)
 	r.sum.Failures = r.failures
 	r.sum.Interrupted = ctx.Err() != nil
-	if werr := writeErrorsJSON(o.OutDir, r.failures); werr != nil && err == nil {
+	if werr := writeErrorsJSON(r.cache, r.failures); werr != nil && err == nil {
 		err = werr
 	}
 	switch {
@@ -126,6 +146,12 @@ func Predict(ctx context.Context, o PredictOptions) (*Summary, error) {
 // refitted since (the run in modelDir was re-clustered without training
 // again): its outputs would name concepts that no longer exist.
 func checkModelFresh(modelDir string, segnetData []byte) error {
+	return checkModelFreshIn(newCache(modelDir), segnetData)
+}
+
+// checkModelFreshIn is checkModelFresh of the model in c's store.
+func checkModelFreshIn(c *cache, segnetData []byte) error {
+	modelDir := c.root()
 	_, meta, err := artifact.DecodeSafetensors(bytes.NewReader(segnetData), 0)
 	if err != nil {
 		return fmt.Errorf("model: %s: %w", segnetFile, err)
@@ -134,7 +160,7 @@ func checkModelFresh(modelDir string, segnetData []byte) error {
 	if trained == "" {
 		return nil // written before the concepts were recorded
 	}
-	m, err := newCache(modelDir).readManifest(StageCluster, modelItem)
+	m, err := c.readManifest(StageCluster, modelItem)
 	if err != nil {
 		return fmt.Errorf("model: %s has no concepts (model/gmm.json): %w", modelDir, err)
 	}
@@ -145,7 +171,7 @@ func checkModelFresh(modelDir string, segnetData []byte) error {
 }
 
 func (r *runner) predictNew(it *item, netKey string, nets chan *segnet.Net, overlays bool, c *counter) error {
-	data, err := readInput(it.file.Path)
+	data, err := it.file.read()
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/segdiscover/segdiscover/pipeline/store"
 )
 
 // runRecord is OUT_DIR/run.json: what was run, with which effective
@@ -33,7 +36,7 @@ type runRecord struct {
 const runFormat = "segdiscover-run"
 
 func (r *runner) runRecord(start time.Time, complete bool) *runRecord {
-	in, _ := filepath.Abs(r.o.InDir)
+	in := absInput(r.o.InDir)
 	rec := &runRecord{Format: runFormat, Version: 1, CacheVersion: cacheVersion, InDir: in, Started: start.UTC(),
 		Complete: complete, Config: r.cfg, Images: r.sum.Images, Failed: len(r.failures), Concepts: r.sum.Concepts,
 		Stages: r.sum.Stages, Adapt: r.adapt}
@@ -44,9 +47,7 @@ func (r *runner) runRecord(start time.Time, complete bool) *runRecord {
 	return rec
 }
 
-func writeRunJSON(out string, rec *runRecord) error {
-	return writeJSON(filepath.Join(out, "run.json"), rec)
-}
+func writeRunJSON(c *cache, rec *runRecord) error { return c.writeJSON("run.json", rec) }
 
 // errorRecord is one entry of OUT_DIR/errors.json.
 type errorRecord struct {
@@ -57,16 +58,17 @@ type errorRecord struct {
 
 // writeErrorsJSON writes OUT_DIR/errors.json: a JSON array of the inputs
 // that failed in this run ([] when none did).
-func writeErrorsJSON(out string, fails []*FileError) error {
+func writeErrorsJSON(c *cache, fails []*FileError) error {
 	recs := make([]errorRecord, len(fails))
 	for i, f := range fails {
 		recs[i] = errorRecord{Path: f.Path, Stage: f.Stage, Error: f.Err.Error()}
 	}
-	return writeJSON(filepath.Join(out, "errors.json"), recs)
+	return c.writeJSON("errors.json", recs)
 }
 
-func writeJSON(path string, v any) error {
-	return WriteFileAtomic(path, func(w io.Writer) error {
+// writeJSON writes v, indented, to the object key of the output store.
+func (c *cache) writeJSON(key string, v any) error {
+	return c.writeSync(key, func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(v)
@@ -81,8 +83,13 @@ func ReadRunConfig(out string) (inDir string, c Config, err error) {
 		InDir  string          `json:"in_dir"`
 		Config json.RawMessage `json:"config"`
 	}
-	p := filepath.Join(out, "run.json")
-	data, err := readSmallFile(p)
+	st, err := openOutput(context.Background(), out, false)
+	if err != nil {
+		return "", c, err
+	}
+	defer st.Close()
+	p := st.Location("run.json")
+	data, err := newStoreCache(st).read("run.json")
 	if err != nil {
 		return "", c, fmt.Errorf("%s: %w (run `segdiscover run IN_DIR -o %s` first)", p, err, out)
 	}
@@ -139,6 +146,24 @@ func (s *Summary) WriteSummary(w io.Writer) {
 			fmt.Fprintf(w, "  %s [%s]: %v\n", f.Path, f.Stage, f.Err)
 		}
 	}
+	have := s.present
+	if have == nil {
+		// A summary not from Run: look in the folder.
+		for _, o := range s.outputNames() {
+			if _, err := os.Stat(filepath.Join(s.OutDir, filepath.FromSlash(o))); err == nil {
+				have = append(have, o)
+			}
+		}
+	}
+	fmt.Fprintf(w, "outputs in %s: %s\n", s.OutDir, strings.Join(have, " "))
+	if s.Next != "" {
+		fmt.Fprintln(w, s.Next)
+	}
+}
+
+// outputNames are the outputs the stages that ran may have written, as
+// WriteSummary names them.
+func (s *Summary) outputNames() []string {
 	var outs []string
 	for _, st := range s.Stages {
 		if !st.Ran {
@@ -165,17 +190,34 @@ func (s *Summary) WriteSummary(w io.Writer) {
 		}
 	}
 	outs = append(outs, "report.html", "concepts.json", "run.json", "errors.json")
-	// Only what is there: a stage that failed or was cut short may have
-	// written nothing.
-	var have []string
+	var uniq []string
 	for _, o := range outs {
-		if _, err := os.Stat(filepath.Join(s.OutDir, filepath.FromSlash(o))); err == nil && !slices.Contains(have, o) {
-			have = append(have, o)
+		if !slices.Contains(uniq, o) {
+			uniq = append(uniq, o)
 		}
 	}
-	fmt.Fprintf(w, "outputs in %s: %s\n", s.OutDir, strings.Join(have, " "))
-	if s.Next != "" {
-		fmt.Fprintln(w, s.Next)
+	return uniq
+}
+
+// noteOutputs records which of the outputs are in c's store, for
+// WriteSummary: only what is there, since a stage that failed or was cut
+// short may have written nothing.
+func (s *Summary) noteOutputs(c *cache) {
+	s.present = []string{}
+	for _, o := range s.outputNames() {
+		var there bool
+		if strings.HasSuffix(o, "/") {
+			// A folder: there if it holds an object.
+			for _, err := range c.st.List(c.ctx, o) {
+				there = err == nil
+				break
+			}
+		} else {
+			there, _ = store.Exists(c.ctx, c.st, o)
+		}
+		if there {
+			s.present = append(s.present, o)
+		}
 	}
 }
 

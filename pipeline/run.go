@@ -37,6 +37,11 @@ type Options struct {
 	Progress    ProgressMode  // bars, log lines or nothing
 	ProgressOut io.Writer     // where bars go (a terminal); nil: os.Stderr
 	LogInterval time.Duration // between progress log lines; 0: 10 s
+
+	// out, when set, is the output store, instead of the one OutDir
+	// names (OutDir then only names it): tests give one memblob to several
+	// commands, as a sharded run's processes share one bucket.
+	out store.Store
 }
 
 // StageStats is what one stage did in a run.
@@ -71,6 +76,8 @@ type Summary struct {
 	Shard string
 	Next  string
 	Adapt *AdaptRecord // the drift account, from Adapt only
+
+	present []string // the outputs in OUT_DIR at the end (noteOutputs); nil: not known
 }
 
 // stageStats returns the stats of stage name.
@@ -200,47 +207,64 @@ func run(ctx context.Context, o Options, mode runMode) (*Summary, error) {
 	if o.ProgressOut == nil {
 		o.ProgressOut = os.Stderr
 	}
-	out, files, err := prepareFolders(o.InDir, o.OutDir)
+	out, files, inStore, err := prepareRun(ctx, o.InDir, o.OutDir)
 	if err != nil {
 		return nil, err
 	}
-	if err := refuseAdapted(out); err != nil {
+	if inStore != nil {
+		defer inStore.Close()
+	}
+	st := o.out
+	if st == nil {
+		if st, err = openOutput(ctx, out, true); err != nil {
+			return nil, err
+		}
+		defer st.Close()
+	}
+	c := newStoreCache(st)
+	if err := refuseAdapted(c); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return nil, fmt.Errorf("output folder: %w", err)
+	if _, local := st.(*store.Local); local {
+		// The lock files need the folder; a bucket has neither.
+		if err := os.MkdirAll(out, 0o755); err != nil {
+			return nil, fmt.Errorf("output folder: %w", err)
+		}
 	}
 	r := &runner{
-		o: o, cfg: cfg, log: o.Logger, cache: newCache(out), mode: mode, shard: o.Shard,
+		o: o, cfg: cfg, log: o.Logger, cache: c, mode: mode, shard: o.Shard,
 		sum: &Summary{InDir: o.InDir, OutDir: o.OutDir}, listed: files,
 	}
+	defer r.sum.noteOutputs(c)
 	if mode == modeShard {
 		r.sum.Shard = o.Shard.String()
 	}
 	defer r.locks.unlock()
 	switch mode {
 	case modeWhole:
-		if err := r.locks.take(filepath.Join(out, ".lock"), true); err != nil {
+		if err := r.locks.lockIn(c, ".lock", true); err != nil {
 			return nil, err
 		}
 		// Only a run holding the whole folder may remove temporary
 		// files: under a sharded run they may be another shard's, being
-		// written.
-		if err := removeTempFiles(out); err != nil {
-			return nil, fmt.Errorf("clean temporary files: %w", err)
+		// written. (A bucket has none: an upload appears whole or not.)
+		if l, ok := st.(*store.Local); ok {
+			if err := removeTempFiles(l.Root()); err != nil {
+				return nil, fmt.Errorf("clean temporary files: %w", err)
+			}
 		}
 	case modeShard:
-		if err := r.locks.take(filepath.Join(out, ".lock"), false); err != nil {
+		if err := r.locks.lockIn(c, ".lock", false); err != nil {
 			return nil, err
 		}
-		if err := r.locks.take(filepath.Join(out, locksDir, fmt.Sprintf("shard-%d-of-%d", o.Shard.Index, o.Shard.Count)), true); err != nil {
+		if err := r.locks.lockIn(c, locksDir+"/"+fmt.Sprintf("shard-%d-of-%d", o.Shard.Index, o.Shard.Count), true); err != nil {
 			return nil, err
 		}
 	case modeFit:
-		if err := r.locks.take(filepath.Join(out, ".lock"), false); err != nil {
+		if err := r.locks.lockIn(c, ".lock", false); err != nil {
 			return nil, err
 		}
-		if err := r.locks.lockGlobal(out, true); err != nil {
+		if err := r.locks.lockGlobal(c, true); err != nil {
 			return nil, err
 		}
 	}
@@ -280,7 +304,7 @@ func run(ctx context.Context, o Options, mode runMode) (*Summary, error) {
 	// run.json describes the whole run: the shards, running side by
 	// side, leave it to fit.
 	if mode != modeShard {
-		if err := writeRunJSON(out, r.runRecord(start, false)); err != nil {
+		if err := writeRunJSON(c, r.runRecord(start, false)); err != nil {
 			return nil, err
 		}
 	}
@@ -299,10 +323,10 @@ func run(ctx context.Context, o Options, mode runMode) (*Summary, error) {
 	r.sum.Failures = r.failures
 	r.sum.Interrupted = ctx.Err() != nil
 	if mode != modeShard {
-		if werr := writeErrorsJSON(out, r.failures); werr != nil && err == nil {
+		if werr := writeErrorsJSON(c, r.failures); werr != nil && err == nil {
 			err = werr
 		}
-		if werr := writeRunJSON(out, r.runRecord(start, mode == modeWhole && err == nil && ctx.Err() == nil)); werr != nil && err == nil {
+		if werr := writeRunJSON(c, r.runRecord(start, mode == modeWhole && err == nil && ctx.Err() == nil)); werr != nil && err == nil {
 			err = werr
 		}
 	}
@@ -419,7 +443,7 @@ func (r *runner) forEachOf(ctx context.Context, items []*item, fn func(int, *ite
 			continue
 		}
 		if it.pixels == 0 {
-			it.pixels = headerPixels(it.file.Path)
+			it.pixels = it.file.headerPixels()
 		}
 		w := r.budget.acquire(ctx, it.pixels)
 		if ctx.Err() != nil {
@@ -481,8 +505,8 @@ func (b *pixelBudget) release(w int64) {
 
 // headerPixels returns width x height from an image file's header, or -1
 // when it cannot be read (the stage then reports why).
-func headerPixels(path string) int64 {
-	f, err := os.Open(path)
+func (file ImageFile) headerPixels() int64 {
+	f, err := file.open()
 	if err != nil {
 		return -1
 	}
@@ -572,19 +596,23 @@ func (r *runner) addInputs(files []ImageFile) {
 }
 
 // prepareFolders checks an input and an output folder before anything is
-// written: it returns the output folder's absolute path and the input
-// images, or the reason the command cannot start. Listing the inputs before
-// touching the output folder means that a command that cannot start
-// (missing or empty input folder) leaves nothing behind.
+// written: it returns the output folder's absolute path (or its URL) and
+// the input images, or the reason the command cannot start. Listing the
+// inputs before touching the output folder means that a command that
+// cannot start (missing or empty input folder) leaves nothing behind.
 func prepareFolders(inDir, outDir string) (out string, files []ImageFile, err error) {
-	for _, d := range []struct{ what, path string }{{"input folder", inDir}, {"output folder", outDir}} {
-		if err := checkLocalPath(d.what, d.path); err != nil {
-			return "", nil, err
-		}
+	if err := checkLocalPath("input folder", inDir); err != nil {
+		return "", nil, err
 	}
 	in, err := filepath.Abs(inDir)
 	if err != nil {
 		return "", nil, err
+	}
+	if _, url := store.URLScheme(outDir); url {
+		// Checked by openOutput (scheme, bucket, credentials), before
+		// anything is written.
+		files, err = listInputs(inDir)
+		return outDir, files, err
 	}
 	if out, err = filepath.Abs(outDir); err != nil {
 		return "", nil, err
@@ -600,14 +628,51 @@ func prepareFolders(inDir, outDir string) (out string, files []ImageFile, err er
 	return out, files, nil
 }
 
-// checkLocalPath refuses a folder given as a URL (s3://bucket, file:///x):
-// taken as a path it would quietly become a folder named "s3:" or "file:"
-// in the working directory.
+// prepareRun is prepareFolders for a run, whose input folder may be a
+// bucket URL too: it returns the store holding the listed images then
+// (nil for a folder), to close once they are read.
+func prepareRun(ctx context.Context, inDir, outDir string) (out string, files []ImageFile, in store.Store, err error) {
+	if !isURL(inDir) {
+		out, files, err = prepareFolders(inDir, outDir)
+		return out, files, nil, err
+	}
+	out = outDir
+	if !isURL(outDir) {
+		if out, err = filepath.Abs(outDir); err != nil {
+			return "", nil, nil, err
+		}
+	} else if u, o := urlBase(inDir), urlBase(outDir); o == u || strings.HasPrefix(o, u+"/") {
+		// Our own outputs would become inputs of the next run.
+		return "", nil, nil, fmt.Errorf("output folder %s is inside the input folder %s; choose another -o", outDir, inDir)
+	}
+	files, in, err = listInputsAt(ctx, inDir)
+	return out, files, in, err
+}
+
+// urlBase is a URL without its query, and without a trailing slash.
+func urlBase(u string) string {
+	u, _, _ = strings.Cut(u, "?")
+	return strings.TrimRight(u, "/")
+}
+
+// checkLocalPath refuses a folder given as a URL (s3://bucket, file:///x)
+// where only local folders are read or written: taken as a path it would
+// quietly become a folder named "s3:" or "file:" in the working directory.
 func checkLocalPath(what, p string) error {
 	scheme, ok := store.URLScheme(p)
 	if !ok {
 		return nil
 	}
-	return fmt.Errorf("%s %q is a URL (%s://); this build reads and writes local folders only "+
-		"(a shared NFS/Lustre mount works): give a path, or copy the data to one first", what, p, scheme)
+	return fmt.Errorf("%s %q is a URL (%s://); here it must be a local folder (a shared NFS/Lustre mount works; "+
+		"run, fit, status and report take an output bucket URL): give a path, or copy the data to one first", what, p, scheme)
+}
+
+// checkLocalPaths is checkLocalPath of each (what, path) pair.
+func checkLocalPaths(pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if err := checkLocalPath(pairs[i], pairs[i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
 }

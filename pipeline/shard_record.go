@@ -6,13 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/segdiscover/segdiscover/pipeline/store"
 )
 
 // Shard records.
@@ -68,18 +69,21 @@ type shardFailure struct {
 	Error string `json:"error"`
 }
 
-func shardRecordDir(out, phase string, count int) string {
-	return filepath.Join(cacheDir(out), "shards", fmt.Sprintf("%s-%d", phase, count))
+// shardRecordDir is the key prefix (a folder) of the records of phase
+// with count shards.
+func shardRecordDir(phase string, count int) string {
+	return cacheDir() + "/shards/" + fmt.Sprintf("%s-%d", phase, count)
 }
 
-func shardRecordPath(out, phase string, s Shard) string {
-	return filepath.Join(shardRecordDir(out, phase, s.Count), strconv.Itoa(s.Index)+".json")
+// shardRecordKey is the key of shard s's record of phase.
+func shardRecordKey(phase string, s Shard) string {
+	return shardRecordDir(phase, s.Count) + "/" + strconv.Itoa(s.Index) + ".json"
 }
 
 // writeShardRecord writes the record of this shard's phase from the items
 // the run processed.
 func (r *runner) writeShardRecord(phase string) error {
-	in, _ := filepath.Abs(r.o.InDir)
+	in := absInput(r.o.InDir)
 	rec := &shardRecord{Format: shardFormat, Version: 1, Phase: phase, Shard: r.shard.Index, Count: r.shard.Count,
 		InDir: in, Config: r.cfg, Finished: time.Now().UTC(), Images: []shardImage{}}
 	for _, st := range r.sum.Stages {
@@ -95,12 +99,26 @@ func (r *runner) writeShardRecord(phase string) error {
 	for _, f := range r.failures {
 		rec.Failed = append(rec.Failed, shardFailure{Rel: r.relOf[f.Path], Stage: f.Stage, Error: f.Err.Error()})
 	}
-	return writeJSON(shardRecordPath(r.cache.out, phase, r.shard), rec)
+	return r.cache.writeJSON(shardRecordKey(phase, r.shard), rec)
 }
 
-// readShardRecord reads one record; a missing one is (nil, nil).
+// shardRecordPath is the file of shard s's record of phase in the local
+// output folder out.
+func shardRecordPath(out, phase string, s Shard) string {
+	return filepath.Join(out, filepath.FromSlash(shardRecordKey(phase, s)))
+}
+
+// readShardRecord reads the record in the file path (readShardRecordIn).
 func readShardRecord(path string) (*shardRecord, error) {
-	data, err := os.ReadFile(path)
+	dir, name := filepath.Split(path)
+	return readShardRecordIn(newCache(dir), name)
+}
+
+// readShardRecordIn reads one record, at key in c's store; a missing one
+// is (nil, nil).
+func readShardRecordIn(c *cache, key string) (*shardRecord, error) {
+	path := c.st.Location(key)
+	data, err := c.read(key)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -114,19 +132,18 @@ func readShardRecord(path string) (*shardRecord, error) {
 	return &rec, nil
 }
 
-// shardCounts returns the shard counts N that have records of phase in out,
-// ascending.
-func shardCounts(out, phase string) ([]int, error) {
-	entries, err := os.ReadDir(filepath.Join(cacheDir(out), "shards"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
+// shardCounts returns the shard counts N that have records of phase in the
+// output store, ascending: the N of the folders shards/<phase>-N holding a
+// record.
+func shardCounts(c *cache, phase string) ([]int, error) {
+	prefix := cacheDir() + "/shards/" + phase + "-"
 	var ns []int
-	for _, e := range entries {
-		if n, err := strconv.Atoi(strings.TrimPrefix(e.Name(), phase+"-")); err == nil && e.IsDir() && strings.HasPrefix(e.Name(), phase+"-") {
+	for info, err := range c.st.List(c.ctx, prefix) {
+		if err != nil {
+			return nil, err
+		}
+		dir, _, ok := strings.Cut(strings.TrimPrefix(info.Key, prefix), "/")
+		if n, err := strconv.Atoi(dir); ok && err == nil && !slices.Contains(ns, n) {
 			ns = append(ns, n)
 		}
 	}
@@ -136,11 +153,12 @@ func shardCounts(out, phase string) ([]int, error) {
 
 // pickShardCount returns the N of the "images" records in out: count if
 // not 0, else the only one there is.
-func pickShardCount(out string, count int) (int, error) {
+func pickShardCount(c *cache, count int) (int, error) {
 	if count != 0 {
 		return count, nil
 	}
-	ns, err := shardCounts(out, PhaseImages)
+	out := c.root()
+	ns, err := shardCounts(c, PhaseImages)
 	if err != nil {
 		return 0, err
 	}
@@ -154,13 +172,13 @@ func pickShardCount(out string, count int) (int, error) {
 }
 
 // removeShardRecords removes the records of phase, whatever their N.
-func removeShardRecords(out, phase string) error {
-	ns, err := shardCounts(out, phase)
+func removeShardRecords(c *cache, phase string) error {
+	ns, err := shardCounts(c, phase)
 	if err != nil {
 		return err
 	}
 	for _, n := range ns {
-		if err := os.RemoveAll(shardRecordDir(out, phase, n)); err != nil {
+		if err := store.RemoveTree(c.ctx, c.st, shardRecordDir(phase, n)); err != nil {
 			return err
 		}
 	}
@@ -237,12 +255,13 @@ type assembly struct {
 
 // readAssembly reads the "images" records of count shards and checks that
 // they belong to one run: same input folder, same settings.
-func readAssembly(out string, count int) (*assembly, error) {
+func readAssembly(c *cache, count int) (*assembly, error) {
 	a := &assembly{count: count, records: make([]*shardRecord, count)}
 	var first *shardRecord
 	for i := range count {
-		p := shardRecordPath(out, PhaseImages, Shard{Index: i, Count: count})
-		rec, err := readShardRecord(p)
+		k := shardRecordKey(PhaseImages, Shard{Index: i, Count: count})
+		p := c.st.Location(k)
+		rec, err := readShardRecordIn(c, k)
 		if err != nil {
 			return nil, err
 		}

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/segdiscover/segdiscover/pipeline/store"
 )
 
 // A sharded run (Options.Shard) does the per-image work of one shard of
@@ -93,14 +95,13 @@ func (r *runner) skip(note string, stages ...string) {
 // shared from then on, so that no fit replaces the models under the masks
 // phase.
 func (r *runner) adoptGlobal() (bool, string, error) {
-	out := r.cache.out
-	if err := r.locks.lockGlobal(out, false); err != nil {
+	if err := r.locks.lockGlobal(r.cache, false); err != nil {
 		if errors.Is(err, ErrLocked) {
 			return false, "fit is running", nil
 		}
 		return false, "", err
 	}
-	a, err := readAssembly(out, r.shard.Count)
+	a, err := readAssembly(r.cache, r.shard.Count)
 	if err != nil {
 		return false, "", err
 	}
@@ -176,7 +177,7 @@ func (r *runner) adoptGlobal() (bool, string, error) {
 	if st := r.sum.stageStats(StageEncoder); st != nil && st.Ran {
 		st.Items, st.Cached, st.Note = len(all), 1, "from fit"
 	}
-	cs, err := ReadConcepts(out, max(1, r.sum.Concepts))
+	cs, err := r.readConcepts(max(1, r.sum.Concepts))
 	if err != nil {
 		return false, "", err
 	}
@@ -188,7 +189,7 @@ func (r *runner) adoptGlobal() (bool, string, error) {
 // were fitted from the records of another number of shards than this
 // run's: the phases of a sharded run must use the same N.
 func (r *runner) otherCountCurrent() error {
-	ns, err := shardCounts(r.cache.out, PhaseImages)
+	ns, err := shardCounts(r.cache, PhaseImages)
 	if err != nil {
 		return err
 	}
@@ -199,7 +200,7 @@ func (r *runner) otherCountCurrent() error {
 		if n == r.shard.Count {
 			continue
 		}
-		a, err := readAssembly(r.cache.out, n)
+		a, err := readAssembly(r.cache, n)
 		if err != nil || a.cover(r.listed) != nil || len(a.items) == 0 || configDiff(a.cfg, r.cfg) != "" {
 			continue
 		}
@@ -207,7 +208,7 @@ func (r *runner) otherCountCurrent() error {
 		if _, ok := r.cache.lookup(StageCluster, modelItem, g.clusterKeyOf(a.items)); ok {
 			return fmt.Errorf("the global stages in %s were fitted from the records of %d shards, and this is shard %s: "+
 				"every phase of a sharded run uses the same number of shards (--shard I/%d), or delete %s to start over with %d",
-				r.o.OutDir, n, r.shard, n, shardRecordDir(r.cache.out, PhaseImages, n), r.shard.Count)
+				r.o.OutDir, n, r.shard, n, r.cache.st.Location(shardRecordDir(PhaseImages, n)), r.shard.Count)
 		}
 	}
 	return nil
@@ -216,7 +217,7 @@ func (r *runner) otherCountCurrent() error {
 // assembleInputs makes the run's items (for fit) every listed image, with
 // the keys the shards' records hold.
 func (r *runner) assembleInputs(files []ImageFile) error {
-	a, err := readAssembly(r.cache.out, r.shard.Count)
+	a, err := readAssembly(r.cache, r.shard.Count)
 	if err != nil {
 		return err
 	}
@@ -259,6 +260,7 @@ type FitOptions struct {
 	// use it for the private settings (tiny networks) that the JSON
 	// records cannot carry.
 	tune func(*Config)
+	out  store.Store // as Options.out
 }
 
 // Fit runs the global stages of a sharded run in o.OutDir (the learned
@@ -268,17 +270,23 @@ type FitOptions struct {
 // ErrIncomplete (an *IncompleteError naming the missing shards and images)
 // when some have not, before anything is written.
 func Fit(ctx context.Context, o FitOptions) (*Summary, error) {
-	if err := checkLocalPath("output folder", o.OutDir); err != nil {
-		return nil, err
+	st := o.out
+	if st == nil {
+		var err error
+		if st, err = openOutput(ctx, o.OutDir, false); err != nil {
+			return nil, err
+		}
+		defer st.Close() // run opens its own
 	}
-	n, err := pickShardCount(o.OutDir, o.Count)
+	c := newStoreCache(st)
+	n, err := pickShardCount(c, o.Count)
 	if err != nil {
 		return nil, err
 	}
 	if err := (Shard{Count: n}).Check(); err != nil {
 		return nil, fmt.Errorf("--shard-count: %w", err)
 	}
-	a, err := readAssembly(o.OutDir, n)
+	a, err := readAssembly(c, n)
 	if err != nil {
 		return nil, err
 	}
@@ -295,5 +303,5 @@ func Fit(ctx context.Context, o FitOptions) (*Summary, error) {
 		o.tune(&cfg)
 	}
 	return run(ctx, Options{InDir: a.inDir, OutDir: o.OutDir, Config: cfg, Shard: Shard{Count: n},
-		Logger: o.Logger, Progress: o.Progress, ProgressOut: o.ProgressOut, LogInterval: o.LogInterval}, modeFit)
+		Logger: o.Logger, Progress: o.Progress, ProgressOut: o.ProgressOut, LogInterval: o.LogInterval, out: o.out}, modeFit)
 }

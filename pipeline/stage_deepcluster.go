@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"image"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -52,7 +50,7 @@ func (c Config) deepClusterParams() deepClusterParams {
 }
 
 func (r *runner) deepClusterCheckpointPath() string {
-	return filepath.Join(r.cache.dir, "encoder", "deepcluster-checkpoint.safetensors")
+	return r.cache.dir + "/encoder/deepcluster-checkpoint.safetensors"
 }
 
 // deepClusterStage trains the DeepCluster encoder unless the one in OUT_DIR
@@ -77,7 +75,7 @@ func (r *runner) deepClusterStage(ctx context.Context, st *StageStats, items []*
 	}
 	ckPath := r.deepClusterCheckpointPath()
 	var tr *deepcluster.Trainer
-	if ck, ok := readCheckpoint(ckPath, r.encoderKey); ok {
+	if ck, ok := r.readCheckpoint(ckPath, r.encoderKey); ok {
 		if tr, err = deepcluster.Resume(ck, data, set, p.Seed); err != nil {
 			r.log.Warn("encoder: checkpoint unusable, starting over", "err", err)
 			tr = nil
@@ -92,7 +90,7 @@ func (r *runner) deepClusterStage(ctx context.Context, st *StageStats, items []*
 			return fmt.Errorf("encoder: %w", err)
 		}
 		r.logClusters(cs)
-		if err := writeCheckpoint(ckPath, r.encoderKey, tr.Checkpoint()); err != nil {
+		if err := r.writeCheckpoint(ckPath, r.encoderKey, tr.Checkpoint()); err != nil {
 			return err
 		}
 	}
@@ -125,7 +123,7 @@ func (r *runner) deepClusterStage(ctx context.Context, st *StageStats, items []*
 			}
 		}
 		if !tr.Done() {
-			if err := writeCheckpoint(ckPath, r.encoderKey, tr.Checkpoint()); err != nil {
+			if err := r.writeCheckpoint(ckPath, r.encoderKey, tr.Checkpoint()); err != nil {
 				return err
 			}
 		}
@@ -158,7 +156,7 @@ func (r *runner) deepClusterStage(ctx context.Context, st *StageStats, items []*
 	if err := r.cache.commit(&manifest{Key: r.encoderKey, Stage: StageEncoder, Item: encoderItem, Outputs: []outputRecord{rec}}); err != nil {
 		return err
 	}
-	os.Remove(ckPath)
+	r.cache.st.Delete(r.cache.ctx, ckPath)
 	return r.readConvEncoder()
 }
 
@@ -202,7 +200,7 @@ func (r *runner) deepClusterData(ctx context.Context, items []*item, area int) (
 // readConvEncoder reads model/encoder.safetensors (swav or deepcluster)
 // into r.convEnc.
 func (r *runner) readConvEncoder() error {
-	e, _, err := LoadConvEncoder(r.outPath(encoderFile))
+	e, _, err := r.loadConvEncoder()
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ import (
 	"image"
 	"io"
 	"math/rand/v2"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -193,7 +192,7 @@ func (r *runner) encoderStage(ctx context.Context, st *StageStats) error {
 }
 
 func (r *runner) readEncoder() error {
-	data, err := os.ReadFile(r.outPath(encoderFile))
+	data, err := r.cache.read(encoderFile)
 	if err != nil {
 		return err
 	}
@@ -241,7 +240,7 @@ func (r *runner) learnedFeatures(ctx context.Context) error {
 			return
 		}
 		err := func() error {
-			img, err := LoadImage(it.file.Path, r.cfg.MaxPixels)
+			img, err := it.file.load(r.cfg.MaxPixels)
 			if err != nil {
 				return err
 			}
@@ -290,7 +289,7 @@ func (r *runner) forEachLabelled(ctx context.Context, items []*item, bar, what s
 	r.forEachOf(ctx, items, func(i int, it *item) {
 		defer b.add(false)
 		err := func() error {
-			img, err := LoadImage(it.file.Path, r.cfg.MaxPixels)
+			img, err := it.file.load(r.cfg.MaxPixels)
 			if err != nil {
 				return err
 			}

@@ -128,7 +128,7 @@ func (r *runner) imageStages(it *item, spp superpixelParams, ftp featureParams, 
 		return &FileError{Path: it.file.Path, Stage: stage, Err: err}
 	}
 	t0 := time.Now()
-	data, err := readInput(it.file.Path)
+	data, err := it.file.read()
 	if err != nil {
 		return fail(StageSuperpixels, err)
 	}
@@ -230,7 +230,7 @@ func (r *runner) readLabelsOf(rel string, img *image.NRGBA) (*superpixel.Labels,
 
 // readLabels reads the superpixel label map of rel from OUT_DIR.
 func (r *runner) readLabels(rel string) (*superpixel.Labels, error) {
-	f, err := os.Open(r.outPath(superpixelPath(rel)))
+	f, err := r.cache.open(superpixelPath(rel))
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +244,7 @@ func (r *runner) readLabels(rel string) (*superpixel.Labels, error) {
 
 // readFeatures reads the feature matrix of rel from OUT_DIR.
 func (r *runner) readFeatures(rel string) (*mat.Dense, error) {
-	f, err := os.Open(r.outPath(featurePath(rel)))
+	f, err := r.cache.open(featurePath(rel))
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +256,8 @@ func (r *runner) readFeatures(rel string) (*mat.Dense, error) {
 	return x, nil
 }
 
-func (r *runner) outPath(rel string) string { return r.cache.out + string(os.PathSeparator) + rel }
+// outPath names the output rel as the user sees it (a file path, a URL).
+func (r *runner) outPath(rel string) string { return r.cache.st.Location(rel) }
 
 // readInput reads an input file whole (it is hashed for the cache key and
 // then decoded from memory), refusing files larger than any image we would

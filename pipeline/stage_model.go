@@ -8,9 +8,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path"
-	"path/filepath"
 	"time"
 
 	"gonum.org/v1/gonum/mat"
@@ -18,6 +16,7 @@ import (
 	"github.com/segdiscover/segdiscover/cluster"
 	"github.com/segdiscover/segdiscover/features"
 	"github.com/segdiscover/segdiscover/pipeline/artifact"
+	"github.com/segdiscover/segdiscover/pipeline/store"
 	"github.com/segdiscover/segdiscover/pseudolabel"
 )
 
@@ -184,26 +183,25 @@ func (r *runner) conceptsAndLegend(k int) error {
 	if err := r.ensureConcepts(k, r.clusterKey); err != nil {
 		return fmt.Errorf("concepts: %w", err)
 	}
-	cs, err := ReadConcepts(r.cache.out, k)
+	cs, err := r.readConcepts(k)
 	if err != nil {
 		return err
 	}
 	r.concepts = cs
-	return writeLegend(r.cache.out, cs)
+	return r.writeLegend(cs)
 }
 
-// writeLegend draws the legend of cs into out/model/legend.png, unless it
-// is there already with these names.
-func writeLegend(out string, cs []artifact.Concept) error {
+// writeLegend draws the legend of cs into OUT_DIR/model/legend.png, unless
+// it is there already with these names.
+func (r *runner) writeLegend(cs []artifact.Concept) error {
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, pseudolabel.DrawLegend(legendKeys(cs, nil), 0)); err != nil {
 		return err
 	}
-	p := filepath.Join(out, filepath.FromSlash(legendFile))
-	if old, err := os.ReadFile(p); err == nil && bytes.Equal(old, buf.Bytes()) {
+	if old, err := r.cache.read(legendFile); err == nil && bytes.Equal(old, buf.Bytes()) {
 		return nil
 	}
-	return WriteFileAtomic(p, func(w io.Writer) error { _, err := w.Write(buf.Bytes()); return err })
+	return r.cache.writeSync(legendFile, func(w io.Writer) error { _, err := w.Write(buf.Bytes()); return err })
 }
 
 // columnWeights returns the weights of the standardised feature columns:
@@ -272,7 +270,7 @@ func (r *runner) loadFeatures(ctx context.Context, items []*item) (*mat.Dense, e
 }
 
 func (r *runner) featureConfig(rel string) (artifact.FeatureConfig, error) {
-	f, err := os.Open(r.outPath(featurePath(rel)))
+	f, err := r.cache.open(featurePath(rel))
 	if err != nil {
 		return artifact.FeatureConfig{}, err
 	}
@@ -297,7 +295,7 @@ type model struct {
 // pseudo-labels are always computed from the model as read from disk, so a
 // resumed run computes exactly what an uninterrupted one does.
 func (r *runner) readModel() (*model, error) {
-	data, err := os.ReadFile(r.outPath(normalizerFile))
+	data, err := r.cache.read(normalizerFile)
 	if err != nil {
 		return nil, err
 	}
@@ -313,7 +311,7 @@ func (r *runner) readModel() (*model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", normalizerFile, err)
 	}
-	f, err := os.Open(r.outPath(gmmFile))
+	f, err := r.cache.open(gmmFile)
 	if err != nil {
 		return nil, err
 	}
@@ -429,17 +427,17 @@ var staleAfterRefit = []string{"pseudolabels", "masks", "overlays", segnetFile, 
 // removeStale removes everything computed from the previous concepts.
 func (r *runner) removeStale() error {
 	for _, p := range staleAfterRefit {
-		if err := os.RemoveAll(r.outPath(p)); err != nil {
+		if err := store.RemoveTree(r.cache.ctx, r.cache.st, p); err != nil {
 			return fmt.Errorf("remove stale %s: %w", p, err)
 		}
 	}
 	for _, st := range []string{StagePseudolabels, StageTrain, StageMasks, StageOverlays, "train"} {
-		if err := os.RemoveAll(filepath.Join(r.cache.dir, st)); err != nil {
+		if err := store.RemoveTree(r.cache.ctx, r.cache.st, r.cache.dir+"/"+st); err != nil {
 			return fmt.Errorf("remove stale cache records: %w", err)
 		}
 	}
 	// The masks records of the shards vouch for masks just removed.
-	if err := removeShardRecords(r.cache.out, PhaseMasks); err != nil {
+	if err := removeShardRecords(r.cache, PhaseMasks); err != nil {
 		return fmt.Errorf("remove stale shard records: %w", err)
 	}
 	r.log.Warn("cluster: concepts refitted; removed the pseudo-labels, network, masks and overlays of the old concepts")

@@ -31,7 +31,7 @@ func (r *runner) overlayStage(ctx context.Context) error {
 	items := r.okItems()
 	st.Items = len(items)
 	if r.concepts == nil {
-		cs, err := ReadConcepts(r.cache.out, max(1, r.sum.Concepts))
+		cs, err := r.readConcepts(max(1, r.sum.Concepts))
 		if err != nil {
 			return err
 		}
@@ -73,7 +73,7 @@ func (r *runner) overlaySource(it *item) string {
 }
 
 func (r *runner) overlay(it *item, k string, look overlayLook) error {
-	img, err := LoadImage(it.file.Path, r.cfg.MaxPixels)
+	img, err := it.file.load(r.cfg.MaxPixels)
 	if err != nil {
 		return err
 	}

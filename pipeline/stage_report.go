@@ -9,7 +9,6 @@ import (
 	"image"
 	"image/jpeg"
 	"io"
-	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/segdiscover/segdiscover/pipeline/artifact"
 	"github.com/segdiscover/segdiscover/pipeline/htmlreport"
+	"github.com/segdiscover/segdiscover/pipeline/store"
 )
 
 // The report: OUT_DIR/report.html and its pictures under OUT_DIR/report/.
@@ -72,7 +72,7 @@ func (r *runner) reportStage(ctx context.Context) error {
 		return nil
 	}
 	if r.concepts == nil {
-		cs, err := ReadConcepts(r.cache.out, k)
+		cs, err := r.readConcepts(k)
 		if err != nil {
 			return err
 		}
@@ -106,14 +106,14 @@ func (r *runner) reportStage(ctx context.Context) error {
 	sort.Slice(all, func(a, b int) bool { return order[all[a].it] < order[all[b].it] })
 
 	rep, pics := r.buildReport(all, k, trained)
-	if err := os.RemoveAll(r.outPath(reportDir)); err != nil {
+	if err := store.RemoveTree(r.cache.ctx, r.cache.st, reportDir); err != nil {
 		return err
 	}
 	if err := r.writeReportPictures(ctx, pics); err != nil {
 		return err
 	}
 	st.Computed = 1
-	return WriteFileAtomic(r.outPath(reportFile), func(w io.Writer) error { return htmlreport.Encode(w, rep) })
+	return r.cache.writeSync(reportFile, func(w io.Writer) error { return htmlreport.Encode(w, rep) })
 }
 
 func (r *runner) imageStats(it *item, k int, trained bool) (*imageStats, error) {
@@ -193,7 +193,7 @@ func (r *runner) imageStats(it *item, k int, trained bool) (*imageStats, error) 
 }
 
 func (r *runner) readConf(rel string) (*image.Gray, error) {
-	f, err := os.Open(r.outPath(rel))
+	f, err := r.cache.open(rel)
 	if err != nil {
 		return nil, err
 	}
@@ -313,7 +313,7 @@ func (r *runner) buildReport(all []*imageStats, k int, trained bool) (*htmlrepor
 		rep.Failures = append(rep.Failures, htmlreport.Failure{Path: f.Path, Stage: f.Stage, Error: f.Err.Error()})
 	}
 	if r.cfg.Concepts.Auto {
-		if f, err := os.Open(r.outPath(gmmFile)); err == nil {
+		if f, err := r.cache.open(gmmFile); err == nil {
 			if gf, err := artifact.DecodeGMM(f); err == nil {
 				for _, p := range gf.KCurve {
 					if p.OK {
@@ -374,13 +374,13 @@ func (r *runner) itemPictures(it *item, pics []picture) error {
 		var pic image.Image
 		if p.box.Empty() {
 			if ov == nil {
-				f, err := os.Open(r.outPath(overlayPath(it.file.Rel)))
+				f, err := r.cache.open(overlayPath(it.file.Rel))
 				if err == nil {
 					ov, err = jpeg.Decode(f)
 					f.Close()
 				}
 				if err != nil {
-					if ov, err = LoadImage(it.file.Path, r.cfg.MaxPixels); err != nil {
+					if ov, err = it.file.load(r.cfg.MaxPixels); err != nil {
 						return err
 					}
 				}
@@ -389,7 +389,7 @@ func (r *runner) itemPictures(it *item, pics []picture) error {
 		} else {
 			if img == nil {
 				var err error
-				if img, err = LoadImage(it.file.Path, r.cfg.MaxPixels); err != nil {
+				if img, err = it.file.load(r.cfg.MaxPixels); err != nil {
 					return err
 				}
 			}
@@ -402,7 +402,7 @@ func (r *runner) itemPictures(it *item, pics []picture) error {
 				pic = imaging.Resize(pic, max(1, b.Dx()*24/max(b.Dx(), b.Dy())), max(1, b.Dy()*24/max(b.Dx(), b.Dy())), imaging.NearestNeighbor)
 			}
 		}
-		if err := WriteFileAtomic(r.outPath(p.file), func(w io.Writer) error {
+		if err := r.cache.writeSync(p.file, func(w io.Writer) error {
 			return jpeg.Encode(w, pic, &jpeg.Options{Quality: 82})
 		}); err != nil {
 			return err

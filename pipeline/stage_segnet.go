@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -80,11 +79,13 @@ func defaultEpochs(images, batch int) int {
 func maskPath(rel string) string     { return path.Join("masks", rel+".png") }
 func maskConfPath(rel string) string { return path.Join("masks", rel+".conf.png") }
 
-// checkpointPath is where training checkpoints go: cache bookkeeping, not
+// checkpointKey is where training checkpoints go: cache bookkeeping, not
 // an output.
-func (r *runner) checkpointPath() string {
-	return filepath.Join(r.cache.dir, "train", "checkpoint.safetensors")
-}
+func (r *runner) checkpointKey() string { return r.cache.dir + "/train/checkpoint.safetensors" }
+
+// checkpointPath names the checkpoint's file in a local output folder (a
+// URL in a bucket).
+func (r *runner) checkpointPath() string { return r.cache.st.Location(r.checkpointKey()) }
 
 // trainStage trains the segmentation network on the pseudo-labels of every
 // image, checkpointing after each epoch so that a killed run resumes from
@@ -149,7 +150,7 @@ func (d *diskSamples) Sample(i int) (segnet.Sample, error) {
 // trainer continues the train stage's checkpoint when there is a usable
 // one for r.trainKey (saying so in st's note), else starts afresh.
 func (r *runner) trainer(st *StageStats, samples segnet.Samples, fresh func() (*segnet.Trainer, error)) (*segnet.Trainer, error) {
-	if ck, ok := readCheckpoint(r.checkpointPath(), r.trainKey); ok {
+	if ck, ok := r.readCheckpoint(r.checkpointKey(), r.trainKey); ok {
 		tr, err := segnet.ResumeStreamTrainer(ck, samples, r.cfg.Workers)
 		if err == nil {
 			st.Note = fmt.Sprintf("resumed after epoch %d", tr.EpochsDone())
@@ -190,7 +191,7 @@ func (r *runner) trainAndWrite(ctx context.Context, st *StageStats, tr *segnet.T
 		if err != nil {
 			return err
 		}
-		if err := writeCheckpoint(r.checkpointPath(), r.trainKey, tr.Checkpoint()); err != nil {
+		if err := r.writeCheckpoint(r.checkpointKey(), r.trainKey, tr.Checkpoint()); err != nil {
 			return err
 		}
 		// A line every 10 s at most (the last epoch's always), with the
@@ -217,7 +218,7 @@ func (r *runner) trainAndWrite(ctx context.Context, st *StageStats, tr *segnet.T
 	if err := r.cache.commit(&manifest{Key: r.trainKey, Stage: StageTrain, Item: trainItem, Outputs: append([]outputRecord{rec}, extra...)}); err != nil {
 		return err
 	}
-	os.Remove(r.checkpointPath())
+	r.cache.st.Delete(r.cache.ctx, r.checkpointKey())
 	return nil
 }
 
@@ -243,13 +244,13 @@ func (r *runner) modelConcepts() int {
 func (r *runner) loadSample(it *item, tp trainParams) (segnet.Sample, error) {
 	var s segnet.Sample
 	var err error
-	if s.Image, err = LoadImage(it.file.Path, r.cfg.MaxPixels); err != nil {
+	if s.Image, err = it.file.load(r.cfg.MaxPixels); err != nil {
 		return s, err
 	}
 	if s.Mask, err = r.readMask(pseudolabelPath(it.file.Rel)); err != nil {
 		return s, err
 	}
-	f, err := os.Open(r.outPath(confidencePath(it.file.Rel)))
+	f, err := r.cache.open(confidencePath(it.file.Rel))
 	if err != nil {
 		return s, err
 	}
@@ -261,7 +262,7 @@ func (r *runner) loadSample(it *item, tp trainParams) (segnet.Sample, error) {
 }
 
 func (r *runner) readMask(rel string) (*image.Paletted, error) {
-	f, err := os.Open(r.outPath(rel))
+	f, err := r.cache.open(rel)
 	if err != nil {
 		return nil, err
 	}
@@ -273,11 +274,11 @@ func (r *runner) readMask(rel string) (*image.Paletted, error) {
 	return m, nil
 }
 
-// readCheckpoint returns the checkpoint at path if it was written for key
-// (a network trainer's cache key): anything else, including an unreadable or
-// foreign file, means "start afresh".
-func readCheckpoint(path, key string) (segnet.Checkpoint, bool) {
-	data, err := os.ReadFile(path)
+// readCheckpoint returns the checkpoint at k in the output store if it was
+// written for key (a network trainer's cache key): anything else, including
+// an unreadable or foreign object, means "start afresh".
+func (r *runner) readCheckpoint(k, key string) (segnet.Checkpoint, bool) {
+	data, err := r.cache.read(k)
 	if err != nil {
 		return segnet.Checkpoint{}, false
 	}
@@ -292,12 +293,21 @@ func readCheckpoint(path, key string) (segnet.Checkpoint, bool) {
 	return segnet.Checkpoint{Tensors: st, Meta: meta}, true
 }
 
-// writeCheckpoint writes ck atomically to path, stamped with key.
+// writeCheckpoint writes ck atomically to k in the output store, stamped
+// with key.
+func (r *runner) writeCheckpoint(k, key string, ck segnet.Checkpoint) error {
+	ck.Meta[metaKey] = key
+	return r.cache.writeSync(k, func(w io.Writer) error { return encodeCheckpoint(w, ck) })
+}
+
+// writeCheckpoint writes ck atomically to the file path, stamped with key.
 func writeCheckpoint(path, key string, ck segnet.Checkpoint) error {
 	ck.Meta[metaKey] = key
-	return WriteFileAtomic(path, func(w io.Writer) error {
-		return artifact.EncodeSafetensors(w, artifact.FromSegnet(ck.Tensors), ck.Meta)
-	})
+	return WriteFileAtomic(path, func(w io.Writer) error { return encodeCheckpoint(w, ck) })
+}
+
+func encodeCheckpoint(w io.Writer, ck segnet.Checkpoint) error {
+	return artifact.EncodeSafetensors(w, artifact.FromSegnet(ck.Tensors), ck.Meta)
 }
 
 // LoadSegnet reads a trained network (OUT_DIR/model/segnet.safetensors).
@@ -330,12 +340,23 @@ func decodeSegnet(path string, data []byte) (*segnet.Net, error) {
 	return n, nil
 }
 
-// loadSegnets loads one network per worker, since a Net is not safe for
-// concurrent use; each gets threadsPerWorker threads (see workers.go).
+// loadSegnets loads one network per worker from the file path (see
+// decodeSegnets).
 func loadSegnets(path string, workers int) (chan *segnet.Net, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return decodeSegnets(path, data, workers)
+}
+
+// decodeSegnets decodes one network per worker from the bytes of a network
+// file, since a Net is not safe for concurrent use; each gets
+// threadsPerWorker threads (see workers.go). path names the file in errors.
+func decodeSegnets(path string, data []byte, workers int) (chan *segnet.Net, error) {
 	nets := make(chan *segnet.Net, workers)
 	for range workers {
-		n, err := LoadSegnet(path)
+		n, err := decodeSegnet(path, data)
 		if err != nil {
 			return nil, err
 		}
@@ -366,7 +387,11 @@ func (r *runner) maskStage(ctx context.Context) error {
 	if len(todo) == 0 {
 		return nil
 	}
-	nets, err := loadSegnets(r.outPath(segnetFile), r.cfg.Workers)
+	data, err := r.cache.read(segnetFile)
+	if err != nil {
+		return err
+	}
+	nets, err := decodeSegnets(r.outPath(segnetFile), data, r.cfg.Workers)
 	if err != nil {
 		return err
 	}
@@ -404,7 +429,7 @@ func (c Config) maskParams() maskParams {
 var crfVersion = "crf/2 max_pixels=" + strconv.Itoa(pseudolabel.CRFMaxPixels)
 
 func (r *runner) predictMask(n *segnet.Net, it *item, k string) error {
-	img, err := LoadImage(it.file.Path, r.cfg.MaxPixels)
+	img, err := it.file.load(r.cfg.MaxPixels)
 	if err != nil {
 		return err
 	}

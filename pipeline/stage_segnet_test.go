@@ -90,7 +90,7 @@ func TestRefineSuperpixels(t *testing.T) {
 	if got, want := stats(sum), "superpixels 0/6 features 0/6 cluster 0/1 pseudolabels 0/6 train 0/1 masks 6/0 overlays 6/0"; got != want {
 		t.Errorf("refine changed: %s, want %s", got, want)
 	}
-	r := &runner{cache: &cache{out: out}, cfg: c.Defaults()}
+	r := &runner{cache: newCache(out), cfg: c.Defaults()}
 	for _, rel := range rels {
 		l, err := r.readLabels(rel)
 		if err != nil {
@@ -143,7 +143,7 @@ func TestRefineCRF(t *testing.T) {
 			t.Errorf("%s: %s, want %s", refine, got, want)
 		}
 	}
-	r := &runner{cache: &cache{out: out}, cfg: c.Defaults()}
+	r := &runner{cache: newCache(out), cfg: c.Defaults()}
 	for _, rel := range rels {
 		l, err := r.readLabels(rel)
 		if err != nil {

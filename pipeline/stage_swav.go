@@ -8,7 +8,6 @@ import (
 	"image"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -74,7 +73,7 @@ func (p swavParams) settings(workers int) segnet.SwAVSettings {
 }
 
 func (r *runner) swavCheckpointPath() string {
-	return filepath.Join(r.cache.dir, "encoder", "checkpoint.safetensors")
+	return r.cache.dir + "/encoder/checkpoint.safetensors"
 }
 
 // swavStage trains the SwAV encoder unless the one in OUT_DIR was trained
@@ -94,7 +93,7 @@ func (r *runner) swavStage(ctx context.Context, st *StageStats, items []*item) e
 		return err
 	}
 	var tr *segnet.SwAV
-	if ck, ok := readCheckpoint(r.swavCheckpointPath(), r.encoderKey); ok {
+	if ck, ok := r.readCheckpoint(r.swavCheckpointPath(), r.encoderKey); ok {
 		if tr, err = segnet.ResumeSwAV(ck, data, r.cfg.Workers); err != nil {
 			r.log.Warn("encoder: checkpoint unusable, starting over", "err", err)
 			tr = nil
@@ -123,7 +122,7 @@ func (r *runner) swavStage(ctx context.Context, st *StageStats, items []*item) e
 		}
 		bar.add(false)
 		if stats.Step%swavCheckpointEvery == 0 && !tr.Done() {
-			if err := writeCheckpoint(r.swavCheckpointPath(), r.encoderKey, tr.Checkpoint()); err != nil {
+			if err := r.writeCheckpoint(r.swavCheckpointPath(), r.encoderKey, tr.Checkpoint()); err != nil {
 				bar.done()
 				return err
 			}
@@ -159,7 +158,7 @@ func (r *runner) swavStage(ctx context.Context, st *StageStats, items []*item) e
 	if err := r.cache.commit(&manifest{Key: r.encoderKey, Stage: StageEncoder, Item: encoderItem, Outputs: []outputRecord{rec}}); err != nil {
 		return err
 	}
-	os.Remove(r.swavCheckpointPath())
+	r.cache.st.Delete(r.cache.ctx, r.swavCheckpointPath())
 	return r.readSwav()
 }
 
@@ -201,12 +200,25 @@ func (r *runner) swavData(ctx context.Context, items []*item, area int) ([]segne
 
 // readSwav reads model/encoder.safetensors as a SwAV encoder into r.convEnc.
 func (r *runner) readSwav() error {
-	e, err := LoadSwAVEncoder(r.outPath(encoderFile))
+	e, kind, err := r.loadConvEncoder()
 	if err != nil {
 		return err
 	}
+	if kind != "swav" {
+		return fmt.Errorf("%s: not a SwAV encoder (segdiscover.encoder %q)", r.outPath(encoderFile), kind)
+	}
 	r.convEnc = e
 	return nil
+}
+
+// loadConvEncoder reads model/encoder.safetensors from the output store
+// (LoadConvEncoder on its bytes).
+func (r *runner) loadConvEncoder() (*segnet.Encoder, string, error) {
+	data, err := r.cache.read(encoderFile)
+	if err != nil {
+		return nil, "", err
+	}
+	return decodeConvEncoder(r.outPath(encoderFile), data)
 }
 
 // LoadSwAVEncoder reads a SwAV encoder file (OUT_DIR/model/encoder.safetensors
@@ -230,6 +242,12 @@ func LoadConvEncoder(path string) (*segnet.Encoder, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	return decodeConvEncoder(path, data)
+}
+
+// decodeConvEncoder decodes the bytes of an encoder file; path names it in
+// errors.
+func decodeConvEncoder(path string, data []byte) (*segnet.Encoder, string, error) {
 	ts, meta, err := artifact.DecodeSafetensors(bytes.NewReader(data), 0)
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", path, err)

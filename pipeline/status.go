@@ -1,14 +1,16 @@
 package pipeline
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/segdiscover/segdiscover/pipeline/store"
 )
 
 // StatusReport is what is done in an output folder, per stage and, for a
@@ -48,25 +50,31 @@ type StageStatus struct {
 // out holds records of several shard counts (0: the only one). A folder
 // without shard records is reported from its run.json.
 func Status(out string, count int) (*StatusReport, error) {
-	if err := checkLocalPath("output folder", out); err != nil {
+	ctx := context.Background()
+	st, err := openOutput(ctx, out, false)
+	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(out); err != nil {
-		return nil, fmt.Errorf("output folder: %w", err)
+	defer st.Close()
+	if _, local := st.(*store.Local); local {
+		if _, err := os.Stat(out); err != nil {
+			return nil, fmt.Errorf("output folder: %w", err)
+		}
 	}
+	c := newStoreCache(st)
 	rep := &StatusReport{OutDir: out}
-	ns, err := shardCounts(out, PhaseImages)
+	ns, err := shardCounts(c, PhaseImages)
 	if err != nil {
 		return nil, err
 	}
 	if len(ns) == 0 && count == 0 {
-		return rep, rep.fromRunJSON()
+		return rep, rep.fromRunJSON(c)
 	}
-	if count, err = pickShardCount(out, count); err != nil {
+	if count, err = pickShardCount(c, count); err != nil {
 		return nil, err
 	}
 	rep.Count = count
-	a, err := readAssembly(out, count)
+	a, err := readAssembly(c, count)
 	if err != nil {
 		return nil, err
 	}
@@ -78,9 +86,12 @@ func Status(out string, count int) (*StatusReport, error) {
 		return rep, nil
 	}
 	rep.InDir = a.inDir
-	files, err := listInputs(a.inDir)
+	files, inStore, err := listInputsAt(ctx, a.inDir)
 	if err != nil {
 		return nil, err
+	}
+	if inStore != nil {
+		defer inStore.Close()
 	}
 	rep.Images = len(files)
 	// Per shard: its images, and which of them its record holds.
@@ -115,7 +126,7 @@ func Status(out string, count int) (*StatusReport, error) {
 		}
 	}
 	cfg := a.cfg.Defaults()
-	g := &runner{cfg: cfg, cache: newCache(out)}
+	g := &runner{cfg: cfg, cache: c}
 	stages := []string{StageEncoder, StageCluster, StagePseudolabels, StageTrain, StageMasks}
 	if len(waiting) > 0 {
 		rep.Missing = append(rep.Missing, "the images phase of shards "+joinInts(waiting, ", "))
@@ -230,9 +241,9 @@ func (g *runner) globalStatus(a *assembly) []StageStatus {
 }
 
 // fromRunJSON reports a single-process run from its run.json.
-func (rep *StatusReport) fromRunJSON() error {
-	p := filepath.Join(rep.OutDir, "run.json")
-	data, err := readSmallFile(p)
+func (rep *StatusReport) fromRunJSON(c *cache) error {
+	p := c.st.Location("run.json")
+	data, err := c.read("run.json")
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%s holds neither a run (run.json) nor shard records: nothing has run there", rep.OutDir)
 	}

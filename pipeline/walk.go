@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/segdiscover/segdiscover/pipeline/store"
 )
 
 // imageExts are the file extensions (lower case) ListImages picks up.
@@ -42,6 +44,11 @@ type ImageFile struct {
 	// Err, if not nil, says why this entry is not to be processed (a
 	// symbolic link leading out of the tree, a loop, a name collision).
 	Err error
+
+	// src and key are the store and key of an image in a bucket (Path is
+	// then its URL); src is nil for a file.
+	src store.Store
+	key string
 }
 
 // ListImages walks root recursively and returns its image files (by

@@ -25,6 +25,10 @@ BIN=$CACHE/weed-$SEAWEED_VERSION
 # State of the running server: pid, data dir, ports.
 STATE=${SEAWEED_STATE:-${TMPDIR:-/tmp}/segdiscover-seaweedfs}
 S3_PORT=${SEAWEED_S3_PORT:-18333}
+# The server's other ports: override them too to run two servers at once.
+MASTER_PORT=${SEAWEED_MASTER_PORT:-19333}
+VOLUME_PORT=${SEAWEED_VOLUME_PORT:-18080}
+FILER_PORT=${SEAWEED_FILER_PORT:-18888}
 BUCKET=${SEAWEED_BUCKET:-segdiscover-test}
 REGION=us-east-1
 ACCESS_KEY=segdiscover-test-key
@@ -105,7 +109,7 @@ EOF
   log "starting weed server -s3 on 127.0.0.1:$S3_PORT (data in $STATE/data, log $STATE/weed.log)"
   # Ports other than the defaults, so a developer's own SeaweedFS is left alone.
   "$BIN" server -ip=127.0.0.1 -ip.bind=127.0.0.1 -dir="$STATE/data" \
-    -master.port=19333 -volume.port=18080 -filer.port=18888 \
+    -master.port="$MASTER_PORT" -volume.port="$VOLUME_PORT" -filer.port="$FILER_PORT" \
     -volume.max=0 -master.volumeSizeLimitMB=64 \
     -s3 -s3.port="$S3_PORT" -s3.config="$STATE/s3.json" \
     >"$STATE/weed.log" 2>&1 &
@@ -125,9 +129,11 @@ EOF
 make_bucket() {
   local i
   for ((i = 0; i < 300; i++)); do
+    # An attempt that created the bucket may still report an error (the
+    # filer not quite ready): the next one then finds it there.
     if echo "s3.bucket.create -name $BUCKET" |
-      "$BIN" shell -master=127.0.0.1:19333 >"$STATE/shell.log" 2>&1 &&
-      ! grep -qi 'error' "$STATE/shell.log"; then
+      "$BIN" shell -master=127.0.0.1:"$MASTER_PORT" >"$STATE/shell.log" 2>&1 &&
+      { ! grep -qi 'error' "$STATE/shell.log" || grep -q "bucket $BUCKET already exists" "$STATE/shell.log"; }; then
       log "bucket $BUCKET created"
       return
     fi

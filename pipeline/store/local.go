@@ -37,6 +37,11 @@ func openLocal(what, root string) (*Local, error) {
 	return &Local{root: root}, nil
 }
 
+// LocalFolder is the store on folder root, unchecked (OpenLocal checks
+// that root is a path to a folder or to nothing yet): for callers that
+// checked it already, or whose first access reports the problem.
+func LocalFolder(root string) *Local { return &Local{root: root} }
+
 // Root is the folder the store is on.
 func (l *Local) Root() string { return l.root }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"iter"
+	"os"
 	"strings"
 	"time"
 )
@@ -130,4 +131,58 @@ func Exists(ctx context.Context, s Store, key string) (bool, error) {
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// RemoveTree deletes the object at key and every object under key + "/",
+// as os.RemoveAll does for a file or a folder. On a local folder it is
+// os.RemoveAll itself (empty folders go too); elsewhere it lists and
+// deletes, object by object: not atomic, and a listing that lags writes
+// may miss one, which the caller's manifests then no longer vouch for.
+func RemoveTree(ctx context.Context, s Store, key string) error {
+	if err := CheckKey(s, key); err != nil {
+		return err
+	}
+	if l, ok := s.(*Local); ok {
+		return os.RemoveAll(l.path(key))
+	}
+	// Listed, not deleted blindly: on a file:// bucket key may be a
+	// folder, which a Delete refuses.
+	var keys []string
+	for info, err := range s.List(ctx, key) {
+		if err != nil {
+			return err
+		}
+		if info.Key == key || strings.HasPrefix(info.Key, key+"/") {
+			keys = append(keys, info.Key)
+		}
+	}
+	for _, k := range keys {
+		if err := s.Delete(ctx, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Move renames the object at from to to: os.Rename on a local folder
+// (atomic), a copy then a delete elsewhere (the copy is whole; a crash
+// between the two leaves both).
+func Move(ctx context.Context, s Store, from, to string) error {
+	if err := CheckKey(s, from); err != nil {
+		return err
+	}
+	if err := CheckKey(s, to); err != nil {
+		return err
+	}
+	if l, ok := s.(*Local); ok {
+		return os.Rename(l.path(from), l.path(to))
+	}
+	data, err := ReadAll(ctx, s, from)
+	if err != nil {
+		return err
+	}
+	if err := s.WriteAtomic(ctx, to, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
+		return err
+	}
+	return s.Delete(ctx, from)
 }
