@@ -67,9 +67,16 @@ for sc in $scales; do
 	done
 	if [ -f "$work/out${sc}x-before.done" ] && [ -f "$work/out${sc}x-after.done" ]; then
 		same=yes
-		for p in model pseudolabels masks overlays report report.html concepts.json; do
+		for p in model pseudolabels masks overlays report concepts.json; do
 			diff -r "$work/out${sc}x-before/$p" "$work/out${sc}x-after/$p" >/dev/null || { same=no; echo "scale ${sc}x: $p DIFFERS before and after"; }
 		done
-		[ "$same" = yes ] && echo "scale ${sc}x: model, pseudolabels, masks, overlays, report byte-identical before and after"
+		# report.html names its OUT dir and the stages' times: those aside,
+		# it must be the same.
+		for name in before after; do
+			sed -e "s#$work/out${sc}x-$name#OUT#g" -e 's#<td class="n">[0-9.]* s</td>#<td class="n">T s</td>#g' \
+				"$work/out${sc}x-$name/report.html" >"$work/report-${sc}x-$name.html"
+		done
+		cmp -s "$work/report-${sc}x-before.html" "$work/report-${sc}x-after.html" || { same=no; echo "scale ${sc}x: report.html DIFFERS before and after (beyond OUT dir and times)"; }
+		[ "$same" = yes ] && echo "scale ${sc}x: model, pseudolabels, masks, overlays, report/, concepts.json byte-identical before and after; report.html too but for OUT dir and times"
 	fi
 done
