@@ -135,7 +135,7 @@ type runner struct {
 	items  []*item
 	mode   runMode
 	shard  Shard
-	relOf  map[string]string // input path -> rel, for the shard records
+	relOf  map[string]string // input path -> rel of the inputs that failed when listed, for the shard records
 	listed []ImageFile       // every input listed, whatever the shard
 	locks  lockSet
 
@@ -559,10 +559,10 @@ func listInputs(dir string) ([]ImageFile, error) {
 // addInputs makes files the run's items; unreadable entries (loops, name
 // collisions) become failures of the "input" stage.
 func (r *runner) addInputs(files []ImageFile) {
-	r.relOf = make(map[string]string, len(files))
+	r.relOf = map[string]string{}
 	for _, f := range files {
-		r.relOf[f.Path] = f.Rel
 		if f.Err != nil {
+			r.relOf[f.Path] = f.Rel
 			r.fail(&FileError{Path: f.Path, Stage: "input", Err: f.Err})
 			continue
 		}
