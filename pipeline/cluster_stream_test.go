@@ -58,8 +58,8 @@ func TestClusterStreamsLikeInMemory(t *testing.T) {
 				t.Fatal(err)
 			}
 			var items []*item
-			for _, f := range files {
-				items = append(items, &item{file: f})
+			for i := range files {
+				items = append(items, &item{file: &files[i]})
 			}
 			x, err := r.loadFeatures(context.Background(), items)
 			if err != nil {

@@ -37,7 +37,7 @@ func TestReportAggMatchesAllStats(t *testing.T) {
 			var all []*imageStats
 			agg := newReportAgg(tc.k)
 			for i := range tc.images {
-				it := &item{file: ImageFile{Rel: fmt.Sprintf("d%d/img%04d", i%3, i), Path: fmt.Sprintf("/data/in/img%04d.jpg", i)}}
+				it := &item{file: &ImageFile{Rel: fmt.Sprintf("d%d/img%04d", i%3, i), Path: fmt.Sprintf("/data/in/img%04d.jpg", i)}}
 				s := &imageStats{it: it, pixels: int64(10 + rng.IntN(3)), count: make([]int64, 256), conf: make([]float64, 256), best: make([]cropCand, tc.k)}
 				for range s.pixels {
 					c := rng.IntN(tc.k + 1) // tc.k: the unlabelled id

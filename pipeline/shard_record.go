@@ -343,7 +343,8 @@ func (a *assembly) cover(files []ImageFile) error {
 	}
 	inc := &IncompleteError{Count: a.count, MissingImages: map[int][]string{}}
 	a.items, a.failures = nil, nil
-	for _, f := range files {
+	for i := range files {
+		f := &files[i]
 		s := ShardOf(f.Rel, a.count)
 		if byRel[s] == nil {
 			if !slices.Contains(inc.MissingShards, s) {
