@@ -70,10 +70,12 @@ for sc in $scales; do
 		for p in model pseudolabels masks overlays report concepts.json; do
 			diff -r "$work/out${sc}x-before/$p" "$work/out${sc}x-after/$p" >/dev/null || { same=no; echo "scale ${sc}x: $p DIFFERS before and after"; }
 		done
-		# report.html names its OUT dir and the stages' times: those aside,
-		# it must be the same.
+		# report.html names its OUT dir and the stages' times, and lists the
+		# settings (the encoder-images one is new in m17): those aside, it
+		# must be the same.
 		for name in before after; do
 			sed -e "s#$work/out${sc}x-$name#OUT#g" -e 's#<td class="n">[0-9.]* s</td>#<td class="n">T s</td>#g' \
+				-e 's#<tr><th>encoder-images</th><td>[0-9]*</td></tr>##' \
 				"$work/out${sc}x-$name/report.html" >"$work/report-${sc}x-$name.html"
 		done
 		cmp -s "$work/report-${sc}x-before.html" "$work/report-${sc}x-after.html" || { same=no; echo "scale ${sc}x: report.html DIFFERS before and after (beyond OUT dir and times)"; }
