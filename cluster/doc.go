@@ -121,7 +121,11 @@
 // lands where it lands: 24.1% on Stanford Background (K=8, default mean
 // 27.7%) and 4.34% on SIFT Flow (K=33, default 4.70%), so it is an option.
 // Settings.MaxSamples fits on a uniform
-// sample and the model then assigns every row. SelectK chooses K by BIC
+// sample and the model then assigns every row. A caller that cannot hold
+// every row draws the sample's indices with SampleIndex (from the row
+// count alone), gathers those rows while streaming the data and fits them
+// with FitSampleContext or SelectKSampleContext: the same model as Fit or
+// SelectK on the whole matrix. SelectK chooses K by BIC
 // (Schwarz 1978) over a range and returns the curve. A component that
 // explains less than one row or whose covariance is not positive definite is
 // re-seeded on the worst-explained row (FitInfo.Reseeded counts them).

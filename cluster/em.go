@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -57,6 +58,53 @@ func FitContext(ctx context.Context, x *mat.Dense, s Settings, src rand.Source) 
 		s.Logger.Info("gmm: fitting on a uniform sample", "rows", n, "sample", fx.Rows)
 	}
 	return fitRaw(ctx, fx, s, rng, info)
+}
+
+// SampleIndex returns the rows that Fit and SelectK, given a matrix of n
+// rows, src and maxSamples as Settings.MaxSamples, fit on: nil when they
+// use every row (maxSamples <= 0 or >= n), else maxSamples distinct row
+// indices in increasing order, drawn from src as they draw them. A caller
+// that cannot hold all n rows draws the indices, gathers those rows while
+// streaming the data, and passes them with the same src to
+// FitSampleContext or SelectKSampleContext: the model is the one Fit or
+// SelectK on the whole matrix would give.
+func SampleIndex(n, maxSamples int, src rand.Source) []int {
+	if maxSamples <= 0 || maxSamples >= n {
+		return nil
+	}
+	return sampleIndex(n, maxSamples, rand.New(src))
+}
+
+// FitSampleContext is FitContext on the rows SampleIndex(rows,
+// s.MaxSamples, src) chose out of a dataset of rows rows (all of them when
+// it returned nil), in order, as sample; src must be the source that drew
+// them, in the state SampleIndex left it. Only the sample is checked for
+// NaN and ±Inf. It panics if sample is nil or has more than rows rows.
+func FitSampleContext(ctx context.Context, sample *mat.Dense, rows int, s Settings, src rand.Source) (*GMM, FitInfo, bool, error) {
+	if sample == nil || src == nil {
+		panic("cluster: FitSample with nil sample or src")
+	}
+	s = s.resolved()
+	m, d := sample.Dims()
+	if m > rows {
+		panic(fmt.Sprintf("cluster: a sample of %d rows out of %d", m, rows))
+	}
+	if s.Init != nil && s.Init.d != d {
+		panic("cluster: Init model dimension differs from the data's")
+	}
+	info := FitInfo{Rows: rows}
+	if err := ctx.Err(); err != nil {
+		return nil, info, false, err
+	}
+	if rows < s.K || !finite(sample) {
+		return nil, info, false, nil
+	}
+	info.FitRows = m
+	info.Sampled = m < rows
+	if info.Sampled && s.Logger != nil {
+		s.Logger.Info("gmm: fitting on a uniform sample", "rows", rows, "sample", m)
+	}
+	return fitRaw(ctx, sample.RawMatrix(), s, rand.New(src), info)
 }
 
 func fitRaw(ctx context.Context, fx blas64.General, s Settings, rng *rand.Rand, info FitInfo) (*GMM, FitInfo, bool, error) {

@@ -55,12 +55,46 @@ func SelectKContext(ctx context.Context, x *mat.Dense, kmin, kmax int, s Setting
 	if !finite(x) {
 		return nil, nil, info, false, nil
 	}
-	rng := rand.New(src)
-	fx := sampleRows(x, s.MaxSamples, rng)
-	info.FitRows = fx.Rows
-	info.Sampled = fx.Rows < n
+	fx := sampleRows(x, s.MaxSamples, rand.New(src))
 	var fm mat.Dense
 	fm.SetRawMatrix(fx)
+	return selectK(ctx, &fm, n, kmin, kmax, s, src)
+}
+
+// SelectKSampleContext is SelectKContext on the rows SampleIndex(rows,
+// s.MaxSamples, src) chose out of a dataset of rows rows (all of them when
+// it returned nil), in order, as sample; src must be the source that drew
+// them, in the state SampleIndex left it (see FitSampleContext). Only the
+// sample is checked for NaN and ±Inf.
+func SelectKSampleContext(ctx context.Context, sample *mat.Dense, rows, kmin, kmax int, s Settings, src rand.Source) (best *GMM, curve []KScore, info FitInfo, ok bool, err error) {
+	if kmin < 1 || kmax < kmin {
+		panic(fmt.Sprintf("cluster: SelectK range [%d, %d]", kmin, kmax))
+	}
+	if sample == nil || src == nil {
+		panic("cluster: SelectKSample with nil sample or src")
+	}
+	if m, _ := sample.Dims(); m > rows {
+		panic(fmt.Sprintf("cluster: a sample of %d rows out of %d", m, rows))
+	}
+	s.Init = nil
+	s.K = kmin
+	s = s.resolved()
+	info = FitInfo{Rows: rows}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, info, false, err
+	}
+	if !finite(sample) {
+		return nil, nil, info, false, nil
+	}
+	return selectK(ctx, sample, rows, kmin, kmax, s, src)
+}
+
+// selectK is the sweep of SelectKContext over the fit rows fm, a sample of
+// n rows; src continues after the sample's draw.
+func selectK(ctx context.Context, fm *mat.Dense, n, kmin, kmax int, s Settings, src rand.Source) (best *GMM, curve []KScore, info FitInfo, ok bool, err error) {
+	rng := rand.New(src)
+	fx := fm.RawMatrix()
+	info = FitInfo{Rows: n, FitRows: fx.Rows, Sampled: fx.Rows < n}
 	bestBIC := math.Inf(1)
 	for k := kmin; k <= kmax; k++ {
 		if err := ctx.Err(); err != nil {
@@ -75,7 +109,7 @@ func SelectKContext(ctx context.Context, x *mat.Dense, kmin, kmax int, s Setting
 				return nil, nil, FitInfo{Rows: n}, false, err
 			}
 			if fitOK {
-				score := g.Score(&fm, s.Workers)
+				score := g.Score(fm, s.Workers)
 				m := float64(fx.Rows)
 				p := float64(g.NumParams())
 				ks.LogLik = score

@@ -89,7 +89,10 @@
 // # Post-processing
 //
 // Moments accumulates the mean and covariance of a dataset's features
-// batch by batch; FitNormalizer turns them into a Normalizer that
+// batch by batch (Chan, Golub and LeVeque's pairwise update, whose floats
+// depend on the batches); TwoPassMoments gets from two streamed passes
+// (column sums, then the scatter about their mean) exactly the floats of
+// one Add over the whole dataset, whatever the batches. FitNormalizer turns them into a Normalizer that
 // standardises each column, applies block weights and optionally projects
 // on the first principal axes (PCA). Concat joins blocks of features.
 //

@@ -22,10 +22,104 @@ type Moments struct {
 // Add accumulates the rows of x. It panics if x's width differs from that
 // of earlier batches.
 func (m *Moments) Add(x *mat.Dense) {
-	r, d := x.Dims()
+	r, _ := x.Dims()
 	if r == 0 {
 		return
 	}
+	var p TwoPassMoments
+	p.AddSum(x)
+	p.AddScatter(x)
+	p.mergeInto(m)
+}
+
+// TwoPassMoments computes the moments of a dataset too large to hold at
+// once, streamed twice in the same order of rows: the first pass sums
+// each column (AddSum, row after row), the second accumulates the scatter
+// Σ (x - mean)(x - mean)ᵀ about the mean of the first (AddScatter, the
+// same rank-k update of one accumulator). The sums happen in the same
+// order as those of one Moments.Add over the whole dataset, so Moments
+// gives the very same floats as that Add, however the rows were split
+// into batches. Both passes must see the same rows in the same order;
+// nothing checks it. The zero value is ready to use.
+type TwoPassMoments struct {
+	n, scattered int
+	sum, mean    []float64
+	m2           *mat.SymDense
+}
+
+// AddSum adds the rows of x to the column sums (first pass). It panics if
+// x's width differs from that of earlier batches or if the second pass
+// has begun.
+func (p *TwoPassMoments) AddSum(x *mat.Dense) {
+	r, d := x.Dims()
+	if p.mean != nil {
+		panic("features: TwoPassMoments.AddSum after AddScatter")
+	}
+	if p.sum == nil {
+		p.sum = make([]float64, d)
+	}
+	if len(p.sum) != d {
+		panic(fmt.Sprintf("features: moments of %d columns, batch has %d", len(p.sum), d))
+	}
+	for i := range r {
+		for j, v := range x.RawRowView(i) {
+			p.sum[j] += v
+		}
+	}
+	p.n += r
+}
+
+// AddScatter adds the centred outer products of x's rows (second pass).
+// It panics if x's width differs from the first pass's or if the second
+// pass sees more rows than the first.
+func (p *TwoPassMoments) AddScatter(x *mat.Dense) {
+	r, d := x.Dims()
+	if len(p.sum) != d {
+		panic(fmt.Sprintf("features: moments of %d columns, batch has %d", len(p.sum), d))
+	}
+	if p.scattered+r > p.n {
+		panic(fmt.Sprintf("features: second pass over %d rows, the first had %d", p.scattered+r, p.n))
+	}
+	if r == 0 {
+		return
+	}
+	if p.mean == nil {
+		p.mean = make([]float64, d)
+		for j, s := range p.sum {
+			p.mean[j] = s / float64(p.n)
+		}
+		p.m2 = mat.NewSymDense(d, nil)
+	}
+	xc := mat.NewDense(r, d, nil)
+	for i := range r {
+		row, c := x.RawRowView(i), xc.RawRowView(i)
+		for j := range row {
+			c[j] = row[j] - p.mean[j]
+		}
+	}
+	// One Syrk with beta = 1 per batch: every entry accumulates the rows
+	// in order, as a single Syrk over all rows does.
+	p.m2.SymRankK(p.m2, 1, xc.T())
+	p.scattered += r
+}
+
+// Moments returns the moments of the rows streamed. It panics if the
+// second pass has not seen every row of the first.
+func (p *TwoPassMoments) Moments() *Moments {
+	var m Moments
+	if p.n > 0 {
+		p.mergeInto(&m)
+	}
+	return &m
+}
+
+// mergeInto merges the batch p into m (Chan, Golub and LeVeque):
+// M2 = M2a + M2b + δδᵀ·na·nb/n, mean = mean_a + δ·nb/n.
+func (p *TwoPassMoments) mergeInto(m *Moments) {
+	if p.scattered != p.n {
+		panic(fmt.Sprintf("features: second pass over %d rows, the first had %d", p.scattered, p.n))
+	}
+	d := len(p.sum)
 	if m.mean == nil {
 		m.mean = make([]float64, d)
 		m.m2 = mat.NewSymDense(d, nil)
@@ -33,37 +127,18 @@ func (m *Moments) Add(x *mat.Dense) {
 	if len(m.mean) != d {
 		panic(fmt.Sprintf("features: moments of %d columns, batch has %d", len(m.mean), d))
 	}
-	bmean := make([]float64, d)
-	for i := range r {
-		for j, v := range x.RawRowView(i) {
-			bmean[j] += v
-		}
-	}
-	for j := range bmean {
-		bmean[j] /= float64(r)
-	}
-	xc := mat.NewDense(r, d, nil)
-	for i := range r {
-		row, c := x.RawRowView(i), xc.RawRowView(i)
-		for j := range row {
-			c[j] = row[j] - bmean[j]
-		}
-	}
-	var bm2 mat.SymDense
-	bm2.SymOuterK(1, xc.T())
-	// Merge: M2 = M2a + M2b + δδᵀ·na·nb/n, mean = mean_a + δ·nb/n.
-	na, nb := float64(m.n), float64(r)
+	na, nb := float64(m.n), float64(p.n)
 	n := na + nb
 	delta := mat.NewVecDense(d, nil)
 	for j := range d {
-		delta.SetVec(j, bmean[j]-m.mean[j])
+		delta.SetVec(j, p.mean[j]-m.mean[j])
 	}
-	m.m2.AddSym(m.m2, &bm2)
+	m.m2.AddSym(m.m2, p.m2)
 	m.m2.SymRankOne(m.m2, na*nb/n, delta)
 	for j := range d {
 		m.mean[j] += delta.AtVec(j) * nb / n
 	}
-	m.n += r
+	m.n += p.n
 }
 
 // N returns the number of rows accumulated.

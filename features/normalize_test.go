@@ -1,8 +1,10 @@
 package features
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
@@ -41,6 +43,79 @@ func TestMomentsStreaming(t *testing.T) {
 				t.Errorf("cov[%d,%d] = %v, want %v", i, j, got.At(i, j), want.At(i, j))
 			}
 		}
+	}
+}
+
+// TestTwoPassMomentsMatchOneAdd checks that streaming a dataset twice in
+// batches of any sizes gives bit for bit the Moments of one Add over the
+// whole dataset (the cluster stage relies on it to fit the normaliser it
+// fitted when it held every feature row), and that the rows agree with
+// the population covariance.
+func TestTwoPassMomentsMatchOneAdd(t *testing.T) {
+	x := correlatedData(1000, 3)
+	// Large offsets make the rounding depend on the order of the sums.
+	for i := range 1000 {
+		x.Set(i, 0, x.At(i, 0)+1e6)
+	}
+	var whole Moments
+	whole.Add(x)
+	for _, sizes := range [][]int{{1000}, {1, 999}, {137}, {1, 2, 3, 500, 494}, {7}} {
+		t.Run(fmt.Sprint(sizes), func(t *testing.T) {
+			batches := func(f func(*mat.Dense)) {
+				for start, b := 0, 0; start < 1000; b++ {
+					n := sizes[min(b, len(sizes)-1)]
+					f(x.Slice(start, min(start+n, 1000), 0, 4).(*mat.Dense))
+					start += n
+				}
+			}
+			var p TwoPassMoments
+			batches(p.AddSum)
+			batches(p.AddScatter)
+			got := p.Moments()
+			if got.N() != whole.N() || !slices.Equal(got.Mean(), whole.Mean()) {
+				t.Fatalf("n %d mean %v, one Add: n %d mean %v", got.N(), got.Mean(), whole.N(), whole.Mean())
+			}
+			gc, wc := got.Covariance(), whole.Covariance()
+			for i := range 4 {
+				for j := range 4 {
+					if math.Float64bits(gc.At(i, j)) != math.Float64bits(wc.At(i, j)) {
+						t.Errorf("cov[%d,%d] = %v, one Add %v", i, j, gc.At(i, j), wc.At(i, j))
+					}
+				}
+			}
+		})
+	}
+	want := mat.NewSymDense(4, nil)
+	stat.CovarianceMatrix(want, x, nil)
+	want.ScaleSym(999.0/1000, want)
+	for i := range 4 {
+		for j := range 4 {
+			if d := whole.Covariance().At(i, j) - want.At(i, j); math.Abs(d) > 1e-6 {
+				t.Errorf("cov[%d,%d] off by %v", i, j, d)
+			}
+		}
+	}
+}
+
+func TestTwoPassMomentsMisuse(t *testing.T) {
+	x := correlatedData(10, 1)
+	for _, tc := range []struct {
+		name string
+		f    func(p *TwoPassMoments)
+	}{
+		{"sum after scatter", func(p *TwoPassMoments) { p.AddSum(x); p.AddScatter(x); p.AddSum(x) }},
+		{"scatter over more rows", func(p *TwoPassMoments) { p.AddSum(x); p.AddScatter(x); p.AddScatter(x) }},
+		{"moments before the second pass ends", func(p *TwoPassMoments) { p.AddSum(x); p.Moments() }},
+		{"width changes", func(p *TwoPassMoments) { p.AddSum(x); p.AddSum(x.Slice(0, 10, 0, 2).(*mat.Dense)) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Error("no panic")
+				}
+			}()
+			tc.f(&TwoPassMoments{})
+		})
 	}
 }
 

@@ -83,6 +83,7 @@ type Config struct {
 	ViTSize       int    `json:"vit-size,omitempty"`       // vit: short side of the network input in pixels; 0 = vit.DefaultSize
 	ViTFeatures   string `json:"vit-features,omitempty"`   // vit: "tokens" (the last block's output, default) or "keys" (its attention keys)
 	EncoderSteps  int    `json:"encoder-steps,omitempty"`  // swav: optimiser steps; 0 = segnet.DefaultSwAVSteps
+	EncoderImages int    `json:"encoder-images,omitempty"` // swav, deepcluster: images the encoder trains on (a deterministic uniform sample, held in memory); 0 = DefaultEncoderImages
 	Prototypes    int    `json:"prototypes,omitempty"`     // swav: prototypes, deepcluster: clusters (at most 255); 0 = 4 x concepts (concepts-max with auto), at least 32
 	Rounds        int    `json:"rounds,omitempty"`         // deepcluster: clustering rounds; 0 = deepcluster.DefaultRounds
 	// HandWeight: with handcrafted+<learned>, the total variance of the
@@ -217,6 +218,15 @@ func (n *ConceptCount) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// DefaultEncoderImages is how many images at most the SwAV and DeepCluster
+// encoders train on (Config.EncoderImages). Their training set is held in
+// memory, each image at its working size with its superpixel centres or
+// label map: about 79 KB (swav) and 150 KB (deepcluster) per image of 160
+// x 120, so at most some 0.8 and 1.5 GB. It is above the image count of
+// every dataset of the development suite (715 and 2688), whose encoders
+// are therefore those of all their images.
+const DefaultEncoderImages = 10000
+
 // Refinement of the network's masks (Config.Refine).
 const (
 	RefineSuperpixels = "superpixels"
@@ -259,6 +269,9 @@ func (c Config) Defaults() Config {
 	}
 	if c.PatchSample <= 0 {
 		c.PatchSample = 10000
+	}
+	if c.EncoderImages <= 0 {
+		c.EncoderImages = DefaultEncoderImages
 	}
 	if c.EncoderEpochs <= 0 {
 		c.EncoderEpochs = features.DefaultEpochs
@@ -333,7 +346,7 @@ func (c Config) CheckValues() error {
 		{"workers", float64(c.Workers)}, {"max-pixels", float64(c.MaxPixels)}, {"segments", float64(c.Segments)},
 		{"compactness", c.Compactness}, {"iterations", float64(c.Iterations)}, {"pca", float64(c.PCA)},
 		{"hidden", float64(c.Hidden)}, {"patch-size", float64(c.PatchSize)}, {"patch-sample", float64(c.PatchSample)},
-		{"encoder-epochs", float64(c.EncoderEpochs)}, {"rounds", float64(c.Rounds)}, {"concepts-min", float64(c.ConceptMin)},
+		{"encoder-epochs", float64(c.EncoderEpochs)}, {"encoder-images", float64(c.EncoderImages)}, {"rounds", float64(c.Rounds)}, {"concepts-min", float64(c.ConceptMin)},
 		{"concepts-max", float64(c.ConceptMax)}, {"max-samples", float64(c.MaxSamples)}, {"n-init", float64(c.NInit)},
 		{"min-confidence", c.MinConfidence}, {"epochs", float64(c.Epochs)}, {"batch", float64(c.Batch)},
 		{"lr", c.LR}, {"crop-height", float64(c.CropHeight)}, {"crop-width", float64(c.CropWidth)},

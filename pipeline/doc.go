@@ -38,6 +38,16 @@
 // network's GEMMs); the result never depends on it.
 // Network training reads its samples from the files batch by batch
 // (diskSamples), so its memory does not grow with the number of images.
+// The cluster stage streams the feature files too (featureRows,
+// streamFeatures): the rows of the GMM's sample are drawn from the header
+// counts (cluster.SampleIndex) and kept while the normaliser's moments are
+// summed (features.TwoPassMoments), so it holds the --max-samples sample,
+// not the dataset, and fits bit for bit the model it fitted holding every
+// row. The report merges per-image statistics in input order into running
+// sums and bounded top lists (reportAgg). What remains per image for the
+// whole run is its record (item: a pointer to its listed path and name,
+// the cache keys as hex strings), a few hundred bytes; balanced assignment
+// (--balance sinkhorn) and adapt still load every feature row.
 //
 // # Keys
 //

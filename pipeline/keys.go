@@ -8,6 +8,7 @@ package pipeline
 
 // encoderKeyOf is the key of the learned encoder trained on items.
 func (r *runner) encoderKeyOf(items []*item) string {
+	items = r.encoderImages(items)
 	inputs := make([]string, len(items))
 	for i, it := range items {
 		inputs[i] = it.file.Rel + "\x00" + it.spKey

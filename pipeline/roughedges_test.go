@@ -33,7 +33,7 @@ func TestForEachPixelBudget(t *testing.T) {
 		if err := os.WriteFile(p, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		items = append(items, &item{file: ImageFile{Path: p}})
+		items = append(items, &item{file: &ImageFile{Path: p}})
 		px[p] = int64(w * 10)
 	}
 	r := &runner{cfg: Config{Workers: 4, MaxPixels: 600}}

@@ -92,13 +92,13 @@ func (s *Summary) stageStats(name string) *StageStats {
 
 // item is one input image as it goes through the per-image stages.
 type item struct {
-	file     ImageFile
-	spKey    string // key of its superpixels
-	featKey  string // key of its features
-	plKey    string // key of its pseudo-labels
-	maskKey  string // key of its refined mask
-	segments int    // superpixels in its label map
-	pixels   int64  // width x height from its header; 0: not read yet, -1: unreadable
+	file     *ImageFile // in the run's list of inputs (a pointer: 40 bytes less per image)
+	spKey    string     // key of its superpixels
+	featKey  string     // key of its features
+	plKey    string     // key of its pseudo-labels
+	maskKey  string     // key of its refined mask
+	segments int        // superpixels in its label map
+	pixels   int64      // width x height from its header; 0: not read yet, -1: unreadable
 	failed   bool
 }
 
@@ -142,7 +142,7 @@ type runner struct {
 	items  []*item
 	mode   runMode
 	shard  Shard
-	relOf  map[string]string // input path -> rel, for the shard records
+	relOf  map[string]string // input path -> rel of the inputs that failed when listed, for the shard records
 	listed []ImageFile       // every input listed, whatever the shard
 	locks  lockSet
 
@@ -583,10 +583,11 @@ func listInputs(dir string) ([]ImageFile, error) {
 // addInputs makes files the run's items; unreadable entries (loops, name
 // collisions) become failures of the "input" stage.
 func (r *runner) addInputs(files []ImageFile) {
-	r.relOf = make(map[string]string, len(files))
-	for _, f := range files {
-		r.relOf[f.Path] = f.Rel
+	r.relOf = map[string]string{}
+	for i := range files {
+		f := &files[i]
 		if f.Err != nil {
+			r.relOf[f.Path] = f.Rel
 			r.fail(&FileError{Path: f.Path, Stage: "input", Err: f.Err})
 			continue
 		}

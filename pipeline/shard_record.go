@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -96,8 +97,23 @@ func (r *runner) writeShardRecord(phase string) error {
 			rec.Images = append(rec.Images, shardImage{Rel: it.file.Rel, SpKey: it.spKey, FeatKey: it.featKey, Segments: it.segments})
 		}
 	}
+	// The rel of each failed image: the listing's failures are in relOf,
+	// the stages' are items (a map of every input would cost bytes per
+	// image for the whole run).
+	relOf := map[string]string{}
+	maps.Copy(relOf, r.relOf)
 	for _, f := range r.failures {
-		rec.Failed = append(rec.Failed, shardFailure{Rel: r.relOf[f.Path], Stage: f.Stage, Error: f.Err.Error()})
+		if _, ok := relOf[f.Path]; !ok {
+			relOf[f.Path] = ""
+		}
+	}
+	for _, it := range r.items {
+		if rel, ok := relOf[it.file.Path]; ok && rel == "" {
+			relOf[it.file.Path] = it.file.Rel
+		}
+	}
+	for _, f := range r.failures {
+		rec.Failed = append(rec.Failed, shardFailure{Rel: relOf[f.Path], Stage: f.Stage, Error: f.Err.Error()})
 	}
 	return r.cache.writeJSON(shardRecordKey(phase, r.shard), rec)
 }
@@ -346,7 +362,8 @@ func (a *assembly) cover(files []ImageFile) error {
 	}
 	inc := &IncompleteError{Count: a.count, MissingImages: map[int][]string{}}
 	a.items, a.failures = nil, nil
-	for _, f := range files {
+	for i := range files {
+		f := &files[i]
 		s := ShardOf(f.Rel, a.count)
 		if byRel[s] == nil {
 			if !slices.Contains(inc.MissingShards, s) {

@@ -431,3 +431,32 @@ func TestStatusSingleProcess(t *testing.T) {
 		}
 	}
 }
+
+// TestShardRecordNamesFailedImages checks that a shard's record names each
+// image that failed by its rel (the run keeps rels only for failures).
+func TestShardRecordNamesFailedImages(t *testing.T) {
+	in, out := t.TempDir(), t.TempDir()
+	writeScenes(t, in, 0, 6)
+	bad := "sub/broken"
+	if err := os.WriteFile(filepath.Join(in, "sub", "broken.jpg"), []byte("not a jpeg"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := Shard{ShardOf(bad, 2), 2}
+	c := testConfig()
+	var pe *PartialError
+	if _, err := runShardTest(t, in, out, c, s); !errors.As(err, &pe) {
+		t.Fatalf("run: %v, want the broken image's failure", err)
+	}
+	rec, err := readShardRecord(shardRecordPath(out, PhaseImages, s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Failed) != 1 || rec.Failed[0].Rel != bad || rec.Failed[0].Error == "" {
+		t.Fatalf("failed %+v, want %s named", rec.Failed, bad)
+	}
+	for _, im := range rec.Images {
+		if im.Rel == bad {
+			t.Errorf("%s among the done images", bad)
+		}
+	}
+}

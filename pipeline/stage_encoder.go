@@ -2,11 +2,14 @@ package pipeline
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"image"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -122,6 +125,46 @@ func (p encoderParams) settings(kind features.Kind) features.EncoderSettings {
 	return s
 }
 
+// encoderImages returns the images the SwAV or DeepCluster encoder trains
+// on: items, or when there are more than Config.EncoderImages of them, a
+// uniform sample of that many chosen deterministically from the images'
+// names alone (the smallest SHA-256 of <rel>), so that it does not depend
+// on the order of listing or on the shards, and an image added moves at
+// most one other out. The sample keeps the input order. The other learned
+// encoders sample patches instead (--patch-sample) and get items whole.
+func (r *runner) encoderImages(items []*item) []*item {
+	spec, _ := parseEncoder(r.cfg.Encoder)
+	n := r.cfg.EncoderImages
+	if !(spec.swav || spec.deepcluster) || n <= 0 || len(items) <= n {
+		return items
+	}
+	type ranked struct {
+		h   [sha256.Size]byte
+		idx int
+	}
+	rs := make([]ranked, len(items))
+	for i, it := range items {
+		rs[i] = ranked{sha256.Sum256([]byte(it.file.Rel)), i}
+	}
+	slices.SortFunc(rs, func(a, b ranked) int {
+		if c := bytes.Compare(a.h[:], b.h[:]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.idx, b.idx)
+	})
+	keep := make([]bool, len(items))
+	for _, x := range rs[:n] {
+		keep[x.idx] = true
+	}
+	out := make([]*item, 0, n)
+	for i, it := range items {
+		if keep[i] {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
 // encoderStage trains the learned encoder on a bounded, order-independent
 // sample of superpixel patches from every image, unless the encoder in
 // OUT_DIR was trained on exactly these superpixels with these parameters.
@@ -134,10 +177,10 @@ func (r *runner) encoderStage(ctx context.Context, st *StageStats) error {
 	}
 	spec, _ := parseEncoder(r.cfg.Encoder)
 	if spec.swav {
-		return r.swavStage(ctx, st, items)
+		return r.swavStage(ctx, st, r.encoderImages(items))
 	}
 	if spec.deepcluster {
-		return r.deepClusterStage(ctx, st, items)
+		return r.deepClusterStage(ctx, st, r.encoderImages(items))
 	}
 	ep := r.cfg.encoderParams()
 	r.encoderKey = r.encoderKeyOf(items)

@@ -106,38 +106,72 @@ func (r *runner) clusterStage(ctx context.Context, st *StageStats) error {
 		st.Note += "; outputs of the old concepts removed"
 	}
 
-	x, err := r.loadFeatures(ctx, items)
+	// The features stream from their files, so memory is bounded by the
+	// sample (--max-samples rows), not by the dataset: a header pass
+	// counts the rows; the indices of the sample are drawn from them as
+	// cluster.Fit would draw them from the whole matrix; one pass sums the
+	// columns and a second accumulates the scatter about their mean
+	// (features.TwoPassMoments: the floats of one Moments.Add over every
+	// row) and keeps the sampled rows. The model is the one fitted on all
+	// rows held at once, bit for bit.
+	rows, cols, err := r.featureRows(items)
 	if err != nil {
 		return err
 	}
-	var mom features.Moments
-	mom.Add(x)
-	norm, ok := features.FitNormalizer(&mom, features.NormalizerSettings{Weights: r.columnWeights(x.RawMatrix().Cols), PCA: min(max(r.cfg.PCA, 0), x.RawMatrix().Cols)})
+	n := 0
+	for _, k := range rows {
+		n += k
+	}
+	src := rand.NewPCG(r.cfg.Seed, 0x5e9d15c0)
+	idx := cluster.SampleIndex(n, r.cfg.MaxSamples, src)
+	var mom features.TwoPassMoments
+	if err := r.streamFeatures(ctx, items, rows, cols, func(x *mat.Dense) { mom.AddSum(x) }); err != nil {
+		return err
+	}
+	m := n
+	if idx != nil {
+		m = len(idx)
+	}
+	sample := mat.NewDense(m, cols, nil)
+	row, k := 0, 0
+	if err := r.streamFeatures(ctx, items, rows, cols, func(x *mat.Dense) {
+		mom.AddScatter(x)
+		nx, _ := x.Dims()
+		for i := range nx {
+			if idx == nil || (k < len(idx) && idx[k] == row+i) {
+				sample.SetRow(k, x.RawRowView(i))
+				k++
+			}
+		}
+		row += nx
+	}); err != nil {
+		return err
+	}
+	norm, ok := features.FitNormalizer(mom.Moments(), features.NormalizerSettings{Weights: r.columnWeights(cols), PCA: min(max(r.cfg.PCA, 0), cols)})
 	if !ok {
 		return fmt.Errorf("cluster: fitting the feature normaliser failed (PCA eigendecomposition)")
 	}
-	z := norm.Apply(x)
-	x = nil
+	z := norm.Apply(sample)
+	sample = nil
 
 	ct, _ := cluster.ParseCovarianceType(r.cfg.Covariance)
 	im, _ := cluster.ParseInitMethod(r.cfg.Init)
 	s := cluster.Settings{Covariance: ct, MaxSamples: r.cfg.MaxSamples, NInit: r.cfg.NInit, InitMethod: im, Workers: r.cfg.Workers, Logger: r.log}
-	src := rand.NewPCG(r.cfg.Seed, 0x5e9d15c0)
 	kmin, kmax, _ := r.cfg.conceptRange()
 	var g *cluster.GMM
 	var info cluster.FitInfo
 	var curve []cluster.KScore
 	if r.cfg.Concepts.Auto {
-		g, curve, info, ok, err = cluster.SelectKContext(ctx, z, kmin, kmax, s, src)
+		g, curve, info, ok, err = cluster.SelectKSampleContext(ctx, z, n, kmin, kmax, s, src)
 	} else {
 		s.K = kmin
-		g, info, ok, err = cluster.FitContext(ctx, z, s, src)
+		g, info, ok, err = cluster.FitSampleContext(ctx, z, n, s, src)
 	}
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return fmt.Errorf("cluster: the Gaussian mixture fit failed numerically (K=%s over %d superpixels)", r.cfg.Concepts, z.RawMatrix().Rows)
+		return fmt.Errorf("cluster: the Gaussian mixture fit failed numerically (K=%s over %d superpixels)", r.cfg.Concepts, n)
 	}
 	for _, ks := range curve {
 		r.log.Info("cluster: BIC curve", "k", ks.K, "bic", ks.BIC, "log_lik", ks.LogLik, "converged", ks.Converged, "ok", ks.OK)
@@ -230,43 +264,67 @@ func (r *runner) columnWeights(cols int) []float64 {
 
 // loadFeatures reads and stacks the feature matrices of items, in order,
 // into one matrix allocated once (sized from the file headers), so the
-// global stage holds a single copy. The features were written by this run
-// or verified by the cache a moment ago, so a read error here is a run
-// error, not an input's.
+// stage holds a single copy. It holds every row: the stages that can
+// stream (the cluster stage) use featureRows and streamFeatures instead.
 func (r *runner) loadFeatures(ctx context.Context, items []*item) (*mat.Dense, error) {
-	rows, cols := 0, -1
-	for _, it := range items {
+	rows, cols, err := r.featureRows(items)
+	if err != nil {
+		return nil, err
+	}
+	n := 0
+	for _, k := range rows {
+		n += k
+	}
+	all := mat.NewDense(n, cols, nil)
+	row := 0
+	if err := r.streamFeatures(ctx, items, rows, cols, func(x *mat.Dense) {
+		k, _ := x.Dims()
+		all.Slice(row, row+k, 0, cols).(*mat.Dense).Copy(x)
+		row += k
+	}); err != nil {
+		return nil, err
+	}
+	return all, nil
+}
+
+// featureRows reads the header of every item's feature file: the rows of
+// each, in order, and their common number of columns.
+func (r *runner) featureRows(items []*item) (rows []int, cols int, err error) {
+	rows, cols = make([]int, len(items)), -1
+	for i, it := range items {
 		fc, err := r.featureConfig(it.file.Rel)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		if cols >= 0 && fc.Cols != cols {
-			return nil, fmt.Errorf("%s has %d feature columns, others %d", featurePath(it.file.Rel), fc.Cols, cols)
+			return nil, 0, fmt.Errorf("%s has %d feature columns, others %d", featurePath(it.file.Rel), fc.Cols, cols)
 		}
 		cols = fc.Cols
-		rows += fc.Rows
+		rows[i] = fc.Rows
 	}
-	all := mat.NewDense(rows, cols, nil)
-	row := 0
-	for _, it := range items {
+	return rows, cols, nil
+}
+
+// streamFeatures reads the feature matrices of items one at a time, in
+// order, and passes each to f; rows and cols are what featureRows read
+// from their headers. The features were written by this run or verified
+// by the cache a moment ago, so a read error here is a run error, not an
+// input's.
+func (r *runner) streamFeatures(ctx context.Context, items []*item, rows []int, cols int, f func(*mat.Dense)) error {
+	for i, it := range items {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		x, err := r.readFeatures(it.file.Rel)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		n, c := x.Dims()
-		if c != cols || row+n > rows {
-			return nil, fmt.Errorf("%s changed during the run", featurePath(it.file.Rel))
+		if n, c := x.Dims(); n != rows[i] || c != cols {
+			return fmt.Errorf("%s changed during the run", featurePath(it.file.Rel))
 		}
-		all.Slice(row, row+n, 0, cols).(*mat.Dense).Copy(x)
-		row += n
+		f(x)
 	}
-	if row != rows {
-		return nil, fmt.Errorf("features: %d rows read, %d in the headers", row, rows)
-	}
-	return all, nil
+	return nil
 }
 
 func (r *runner) featureConfig(rel string) (artifact.FeatureConfig, error) {

@@ -11,7 +11,6 @@ import (
 	"io"
 	"path"
 	"path/filepath"
-	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -37,6 +36,9 @@ const (
 	// A concept counts as present in an image when it covers this share
 	// of its pixels.
 	reportPresent = 0.01
+	// Images whose statistics are computed (in parallel) before they are
+	// merged (in input order) into the report's aggregate.
+	reportBatch = 256
 )
 
 // imageStats is what the report needs from one image's masks.
@@ -79,33 +81,40 @@ func (r *runner) reportStage(ctx context.Context) error {
 		r.concepts = cs
 	}
 	trained := items[0].maskKey != ""
-	var mu sync.Mutex
-	var all []*imageStats
+	// The statistics are merged in input order, a batch at a time, as
+	// they are computed: the stage holds one batch of per-image
+	// statistics and the running aggregate (reportAgg), not every
+	// image's.
+	agg := newReportAgg(k)
 	bar := r.prog.stage(StageReport, len(items))
-	r.forEachOf(ctx, items, func(_ int, it *item) {
-		s, err := r.imageStats(it, k, trained)
-		bar.add(false)
-		if err != nil {
-			// Not the input's fault: its outputs were written by this run.
-			r.log.Warn("report: left out", "file", it.file.Path, "err", err)
-			return
+	batch := make([]*imageStats, 0, reportBatch)
+	for start := 0; start < len(items); start += reportBatch {
+		part := items[start:min(start+reportBatch, len(items))]
+		batch = batch[:len(part)]
+		clear(batch)
+		r.forEachOf(ctx, part, func(i int, it *item) {
+			s, err := r.imageStats(it, k, trained)
+			bar.add(false)
+			if err != nil {
+				// Not the input's fault: its outputs were written by this run.
+				r.log.Warn("report: left out", "file", it.file.Path, "err", err)
+				return
+			}
+			batch[i] = s
+		})
+		if err := ctx.Err(); err != nil {
+			bar.done()
+			return err
 		}
-		mu.Lock()
-		all = append(all, s)
-		mu.Unlock()
-	})
+		for _, s := range batch {
+			if s != nil {
+				agg.add(s)
+			}
+		}
+	}
 	bar.done()
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	// Input order, whatever order the workers finished in.
-	order := map[*item]int{}
-	for i, it := range items {
-		order[it] = i
-	}
-	sort.Slice(all, func(a, b int) bool { return order[all[a].it] < order[all[b].it] })
 
-	rep, pics := r.buildReport(all, k, trained)
+	rep, pics := r.buildReport(agg, k, trained)
 	if err := store.RemoveTree(r.cache.ctx, r.cache.st, reportDir); err != nil {
 		return err
 	}
@@ -218,22 +227,77 @@ func thumbName(dir, rel string, box image.Rectangle) string {
 	return path.Join(reportDir, dir, hex.EncodeToString(h[:8])+".jpg")
 }
 
-// buildReport computes the figures and picks the pictures.
-func (r *runner) buildReport(all []*imageStats, k int, trained bool) (*htmlreport.Report, []picture) {
-	var total int64
-	count := make([]int64, 256)
-	conf := make([]float64, 256)
-	images := make([]int, 256)
-	for _, s := range all {
-		total += s.pixels
-		for c := range 256 {
-			count[c] += s.count[c]
-			conf[c] += s.conf[c]
-			if s.count[c] > 0 && float64(s.count[c]) >= reportPresent*float64(s.pixels) {
-				images[c]++
-			}
+// reportAgg is what the report shows, accumulated image by image in
+// input order: the per-concept sums, and for each concept the few images
+// it picks (the most confident crops, the images it covers most), kept as
+// bounded top lists. A top list orders by value, ties in input order, so
+// it holds what a stable sort of every image's candidates would put
+// first.
+type reportAgg struct {
+	total  int64
+	count  []int64   // pixels per concept id
+	conf   []float64 // summed confidence per concept id
+	images []int     // images where the concept is present
+	crops  [][]cropCand
+	dom    [][]domCand
+	items  []*item // the images with statistics, for the even sample
+}
+
+// domCand is an image where a concept covers share of the pixels.
+type domCand struct {
+	it    *item
+	share float64
+	count int64
+}
+
+func newReportAgg(k int) *reportAgg {
+	return &reportAgg{count: make([]int64, 256), conf: make([]float64, 256), images: make([]int, 256),
+		crops: make([][]cropCand, k), dom: make([][]domCand, k)}
+}
+
+// add merges the statistics of the next image in input order.
+func (a *reportAgg) add(s *imageStats) {
+	a.total += s.pixels
+	for c := range 256 {
+		a.count[c] += s.count[c]
+		a.conf[c] += s.conf[c]
+		if s.count[c] > 0 && float64(s.count[c]) >= reportPresent*float64(s.pixels) {
+			a.images[c]++
 		}
 	}
+	for c := range a.crops {
+		if b := s.best[c]; b.ok {
+			a.crops[c] = topInsert(a.crops[c], b, reportCrops, func(x cropCand) float64 { return x.conf })
+		}
+		d := domCand{it: s.it, share: float64(s.count[c]) / float64(max(1, s.pixels)), count: s.count[c]}
+		a.dom[c] = topInsert(a.dom[c], d, reportDominant, func(x domCand) float64 { return x.share })
+	}
+	a.items = append(a.items, s.it)
+}
+
+// topInsert adds v to top, a list of at most n values in decreasing order
+// of key, behind those of equal key (they came first), and drops what
+// falls past n.
+func topInsert[T any](top []T, v T, n int, key func(T) float64) []T {
+	kv := key(v)
+	i := len(top)
+	for i > 0 && key(top[i-1]) < kv {
+		i--
+	}
+	if i >= n {
+		return top
+	}
+	if len(top) < n {
+		top = append(top, v)
+	}
+	copy(top[i+1:], top[i:len(top)-1])
+	top[i] = v
+	return top
+}
+
+// buildReport computes the figures and picks the pictures.
+func (r *runner) buildReport(a *reportAgg, k int, trained bool) (*htmlreport.Report, []picture) {
+	total, count, conf, images := a.total, a.count, a.conf, a.images
 	pics := map[string]picture{}
 	overlayPic := func(it *item, caption string) htmlreport.Picture {
 		f := thumbName("thumbs", it.file.Rel, image.Rectangle{})
@@ -258,14 +322,7 @@ func (r *runner) buildReport(all []*imageStats, k int, trained bool) (*htmlrepor
 			rc.MeanConf = conf[c.ID] / float64(count[c.ID])
 		}
 		// Crops: the most confident superpixels, one per image.
-		var cands []cropCand
-		for _, s := range all {
-			if b := s.best[c.ID]; b.ok {
-				cands = append(cands, b)
-			}
-		}
-		sort.SliceStable(cands, func(a, b int) bool { return cands[a].conf > cands[b].conf })
-		for _, cd := range cands[:min(reportCrops, len(cands))] {
+		for _, cd := range a.crops[c.ID] {
 			box := padBox(cd.box)
 			f := thumbName("crops", cd.it.file.Rel, box)
 			pics[f] = picture{it: cd.it, box: box, file: f}
@@ -273,22 +330,19 @@ func (r *runner) buildReport(all []*imageStats, k int, trained bool) (*htmlrepor
 				Caption: fmt.Sprintf("%s, confidence %.2f", cd.it.file.Rel, cd.conf)})
 		}
 		// The images it covers most.
-		dom := slices.Clone(all)
-		share := func(s *imageStats) float64 { return float64(s.count[c.ID]) / float64(max(1, s.pixels)) }
-		sort.SliceStable(dom, func(a, b int) bool { return share(dom[a]) > share(dom[b]) })
-		for _, s := range dom[:min(reportDominant, len(dom))] {
-			if s.count[c.ID] == 0 {
+		for _, d := range a.dom[c.ID] {
+			if d.count == 0 {
 				break
 			}
-			rc.Dominant = append(rc.Dominant, overlayPic(s.it, fmt.Sprintf("%s %.0f%%", path.Base(s.it.file.Rel), 100*share(s))))
+			rc.Dominant = append(rc.Dominant, overlayPic(d.it, fmt.Sprintf("%s %.0f%%", path.Base(d.it.file.Rel), 100*d.share)))
 		}
 		rep.Concepts = append(rep.Concepts, rc)
 	}
 	// An even sample of the run's images.
-	n := min(reportSample, len(all))
+	n := min(reportSample, len(a.items))
 	for i := range n {
-		s := all[i*len(all)/n]
-		rep.Sample = append(rep.Sample, overlayPic(s.it, path.Base(s.it.file.Rel)))
+		it := a.items[i*len(a.items)/n]
+		rep.Sample = append(rep.Sample, overlayPic(it, path.Base(it.file.Rel)))
 	}
 	for _, st := range r.sum.Stages {
 		rep.Stages = append(rep.Stages, htmlreport.Stage{Name: st.Name, Ran: st.Ran, Computed: st.Computed, Cached: st.Cached,

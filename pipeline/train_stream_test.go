@@ -46,8 +46,8 @@ func TestTrainStreamsLikeInMemory(t *testing.T) {
 				t.Fatal(err)
 			}
 			var items []*item
-			for _, f := range files {
-				items = append(items, &item{file: f})
+			for i := range files {
+				items = append(items, &item{file: &files[i]})
 			}
 			_, tp := r.trainKeyOf(items)
 			samples, err := r.loadSamples(context.Background(), items, tp)

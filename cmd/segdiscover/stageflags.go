@@ -51,6 +51,7 @@ func addFeatureFlags(f *pflag.FlagSet, c *pipeline.Config) {
 	f.IntVar(&c.ViTSize, "vit-size", defaults.ViTSize, "vit: images are resized so that their short side is this many pixels (sides rounded to the patch size)")
 	f.StringVar(&c.ViTFeatures, "vit-features", defaults.ViTFeatures, "vit: tokens (the last block's output tokens) or keys (its attention keys, STEGO's KK)")
 	f.IntVar(&c.EncoderSteps, "encoder-steps", defaults.EncoderSteps, "swav: optimiser steps (32 superpixels, 2 global and 4 local views each)")
+	f.IntVar(&c.EncoderImages, "encoder-images", defaults.EncoderImages, "swav, deepcluster: images the encoder trains on, held in memory (a deterministic uniform sample by name when there are more)")
 	f.IntVar(&c.Prototypes, "prototypes", 0, "swav: prototypes; deepcluster: clusters of every round, at most 255 (0: 4 x concepts, at least 32)")
 	f.IntVar(&c.Rounds, "rounds", defaults.Rounds, "deepcluster: rounds, each training the network for a few epochs on the clusters of the previous round's features (round 1: of the hand-crafted ones)")
 	f.Float64Var(&c.HandWeight, "hand-weight", defaults.HandWeight, "handcrafted+swav, handcrafted+deepcluster: total variance of the standardised hand-crafted block relative to the learned block's")
@@ -118,7 +119,7 @@ func checkFlagValues(f *pflag.FlagSet) error {
 	// an absent key means the default; on the command line it is a
 	// mistake).
 	positiveFlags := []string{"segments", "compactness", "iterations", "hidden", "patch-size", "patch-sample",
-		"encoder-epochs", "concepts-min", "concepts-max", "max-samples", "n-init", "max-pixels"}
+		"encoder-epochs", "encoder-images", "concepts-min", "concepts-max", "max-samples", "n-init", "max-pixels"}
 	var err error
 	f.Visit(func(fl *pflag.Flag) {
 		if err != nil {
