@@ -1,6 +1,7 @@
 package segnet
 
 import (
+	"fmt"
 	"image"
 	"image/color"
 	"math"
@@ -227,7 +228,10 @@ func TestTTAString(t *testing.T) {
 }
 
 // BenchmarkPredictRegionsTTA is BenchmarkPredictRegions with each TTA
-// setting of the masks stage: its cost per image against one view.
+// setting of the masks stage, at K = 8 and 33 (the suite's Stanford
+// Background and SIFT Flow): its cost per image against one view. The
+// network's layers scale with the views' input areas (TTA.Cost), the
+// full-resolution softmax and region sums with the number of views.
 func BenchmarkPredictRegionsTTA(b *testing.B) {
 	data := synthetic(4, 240, 320, 1)
 	reg := make([]int32, 240*320)
@@ -236,24 +240,26 @@ func BenchmarkPredictRegionsTTA(b *testing.B) {
 			reg[y*320+x] = int32(y/16*20 + x/16)
 		}
 	}
-	for _, tc := range []struct {
-		name string
-		tta  TTA
-	}{
-		{"none", TTA{}},
-		{"flip", TTA{Flip: true}},
-		{"scales", TTA{Scales: DefaultTTAScales}},
-		{"flip,scales", TTA{Flip: true, Scales: DefaultTTAScales}},
-	} {
-		b.Run(tc.name, func(b *testing.B) {
-			n := New(Arch{Classes: 8, Input: [2]int{120, 160}}, rand.NewPCG(1, 2))
-			n.Workers = 1
-			for b.Loop() {
-				for _, d := range data {
-					n.PredictRegionsTTA(d.Image, reg, 300, tc.tta)
+	for _, k := range []int{8, 33} {
+		for _, tc := range []struct {
+			name string
+			tta  TTA
+		}{
+			{"none", TTA{}},
+			{"flip", TTA{Flip: true}},
+			{"scales", TTA{Scales: DefaultTTAScales}},
+			{"flip,scales", TTA{Flip: true, Scales: DefaultTTAScales}},
+		} {
+			b.Run(fmt.Sprintf("K=%d/%s", k, tc.name), func(b *testing.B) {
+				n := New(Arch{Classes: k, Input: [2]int{120, 160}}, rand.NewPCG(1, 2))
+				n.Workers = 1
+				for b.Loop() {
+					for _, d := range data {
+						n.PredictRegionsTTA(d.Image, reg, 300, tc.tta)
+					}
 				}
-			}
-			b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N*len(data)), "ms/img")
-		})
+				b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N*len(data)), "ms/img")
+			})
+		}
 	}
 }
