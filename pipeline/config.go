@@ -131,6 +131,10 @@ type Config struct {
 	deepcluster *deepcluster.Settings
 	// Refined masks.
 	Refine string `json:"refine,omitempty"` // "superpixels" (default: posteriors averaged per superpixel), "none" (per-pixel arg-max), "crf" (dense CRF on the posteriors) or "crf-superpixels" (its marginals averaged per superpixel)
+	// TTA is the test-time augmentation of the masks: "none" (default),
+	// "flip", "scales" or "flip,scales" (ParseTTA): the network's
+	// posteriors averaged over those views before the refinement.
+	TTA string `json:"tta,omitempty"`
 }
 
 // maxConcepts is the most concepts a run can have: mask ids are 8-bit and
@@ -243,6 +247,36 @@ const (
 	DefaultRefine = RefineSuperpixels
 )
 
+// TTA settings of the masks (Config.TTA).
+const (
+	TTANone = "none"
+	// DefaultTTA is the test-time augmentation when none is set: a single
+	// view, the cheapest (README, "Refined masks", for the measurements).
+	DefaultTTA = TTANone
+)
+
+// ParseTTA reads a TTA setting: "none", or a comma-separated set of
+// "flip" (add each view's mirror image) and "scales" (the network input
+// at segnet.DefaultTTAScales of its size: the ends and middle of
+// training's zoom range).
+func ParseTTA(s string) (segnet.TTA, error) {
+	var t segnet.TTA
+	if s == TTANone || s == "" {
+		return t, nil
+	}
+	for _, f := range strings.Split(s, ",") {
+		switch strings.TrimSpace(f) {
+		case "flip":
+			t.Flip = true
+		case "scales":
+			t.Scales = segnet.DefaultTTAScales
+		default:
+			return segnet.TTA{}, fmt.Errorf("tta: unknown %q in %q (want none, or flip, scales or flip,scales)", f, s)
+		}
+	}
+	return t, nil
+}
+
 // Defaults returns c with every zero field replaced by its default value.
 func (c Config) Defaults() Config {
 	c.Workers = resolveWorkers(c.Workers)
@@ -333,6 +367,9 @@ func (c Config) Defaults() Config {
 	if c.Refine == "" {
 		c.Refine = DefaultRefine
 	}
+	if c.TTA == "" {
+		c.TTA = DefaultTTA
+	}
 	return c
 }
 
@@ -416,6 +453,9 @@ func (c Config) Validate() error {
 	}
 	if c.Refine != RefineSuperpixels && c.Refine != RefineCRF && c.Refine != RefineCRFSuper && c.Refine != RefineNone {
 		return fmt.Errorf("refine: unknown %q (want %s, %s, %s or %s)", c.Refine, RefineNone, RefineSuperpixels, RefineCRF, RefineCRFSuper)
+	}
+	if _, err := ParseTTA(c.TTA); err != nil {
+		return err
 	}
 	if c.MinConfidence < 0 || c.MinConfidence > 1 {
 		return fmt.Errorf("min-confidence: %g is not in [0, 1]", c.MinConfidence)

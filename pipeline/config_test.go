@@ -87,3 +87,36 @@ func TestConceptCount(t *testing.T) {
 		t.Errorf("the zero value is written: %s", b)
 	}
 }
+
+// TestParseTTA checks the spellings of --tta, and that Validate rejects
+// the others naming the setting.
+func TestParseTTA(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want string // segnet.TTA.String, or "" for an error
+	}{
+		{"", "none"},
+		{"none", "none"},
+		{"flip", "flip"},
+		{"scales", "scales=0.75:1:1.5"},
+		{"flip,scales", "flip,scales=0.75:1:1.5"},
+		{"scales, flip", "flip,scales=0.75:1:1.5"},
+		{"flop", ""},
+		{"flip,", ""},
+		{"none,flip", ""},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := ParseTTA(tc.in)
+			verr := Config{TTA: tc.in}.Defaults().Validate()
+			if tc.want == "" {
+				if err == nil || verr == nil || !strings.Contains(verr.Error(), "tta") {
+					t.Errorf("accepted: %v, Validate %v", got, verr)
+				}
+				return
+			}
+			if err != nil || verr != nil || got.String() != tc.want {
+				t.Errorf("%v (%v, Validate %v), want %s", got, err, verr, tc.want)
+			}
+		})
+	}
+}

@@ -62,7 +62,7 @@
 //	cluster       version, cluster settings, <rel> + feature key of every image
 //	pseudolabels  version, min-confidence, cluster key, feature key
 //	train         version, training settings (seed included), <rel> + pseudo-label key of every image, cluster key
-//	masks         version, refine, train key, superpixel key
+//	masks         version, refine (+ CRF version), TTA views (only when more than one), train key, superpixel key
 //	overlays      version, look (boundaries, concept names and colours), key of the masks shown
 //
 // (A global stage's inputs are the images that have not failed, in the

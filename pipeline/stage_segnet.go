@@ -415,6 +415,9 @@ type maskParams struct {
 	// CRF is the version of the CRF refinement (its settings are
 	// pseudolabel's defaults), empty for the others.
 	CRF string `json:"crf,omitempty"`
+	// TTA is the views averaged (segnet.TTA.String, scales included),
+	// empty for one view: the masks of runs made before TTA stay current.
+	TTA string `json:"tta,omitempty"`
 }
 
 func (c Config) maskParams() maskParams {
@@ -422,32 +425,48 @@ func (c Config) maskParams() maskParams {
 	if c.Refine == RefineCRF || c.Refine == RefineCRFSuper {
 		p.CRF = crfVersion
 	}
+	if t, err := ParseTTA(c.TTA); err != nil {
+		// Only status reads an unvalidated config (a hand-edited
+		// run.json): its key matches no masks.
+		p.TTA = "invalid " + c.TTA
+	} else if t.Views() > 1 {
+		p.TTA = t.String()
+	}
 	return p
 }
 
 // crfVersion names the numerics of --refine crf: bump it when they change.
 var crfVersion = "crf/2 max_pixels=" + strconv.Itoa(pseudolabel.CRFMaxPixels)
 
-func (r *runner) predictMask(n *segnet.Net, it *item, k string) error {
+func (r *runner) predictMask(n *segnet.Net, it *item, key string) error {
 	img, err := it.file.load(r.cfg.MaxPixels)
 	if err != nil {
 		return err
 	}
 	var mask *image.Paletted
 	var conf *image.Gray
+	tta, err := ParseTTA(r.cfg.TTA) // checked by Config.Validate
+	if err != nil {
+		return err
+	}
+	k := n.Arch().Classes
+	proba := func(im *image.NRGBA) []float32 { return n.PredictProbaTTA(im, tta) }
 	if r.cfg.Refine == RefineSuperpixels || r.cfg.Refine == RefineCRFSuper {
 		l, err := r.readLabelsOf(it.file.Rel, img)
 		if err != nil {
 			return err
 		}
 		if r.cfg.Refine == RefineCRFSuper {
-			post := pseudolabel.CRFRegions(img, n.Arch().Classes, n.PredictProba, pseudolabel.CRFSettings{}, l.Pix, l.N)
-			mask, conf = regionMask(post, n.Arch().Classes, l)
+			post := pseudolabel.CRFRegions(img, k, proba, pseudolabel.CRFSettings{}, l.Pix, l.N)
+			mask, conf = regionMask(post, k, l)
 		} else {
-			mask, conf = superpixelMask(n, img, l)
+			mask, conf = regionMask(n.PredictRegionsTTA(img, l.Pix, l.N, tta), k, l)
 		}
 	} else if r.cfg.Refine == RefineCRF {
-		mask, conf = pseudolabel.CRFMask(img, n.Arch().Classes, n.PredictProba, pseudolabel.CRFSettings{})
+		mask, conf = pseudolabel.CRFMask(img, k, proba, pseudolabel.CRFSettings{})
+	} else if tta.Views() > 1 {
+		b := img.Bounds()
+		mask, conf = pseudolabel.MarginalMask(proba(img), k, b.Dx(), b.Dy(), b)
 	} else {
 		mask, conf = n.Predict(img)
 	}
@@ -460,14 +479,7 @@ func (r *runner) predictMask(n *segnet.Net, it *item, k string) error {
 	if err != nil {
 		return err
 	}
-	return r.cache.commitLater(&manifest{Key: k, Stage: StageMasks, Item: it.file.Rel, Outputs: []outputRecord{mrec, crec}})
-}
-
-// superpixelMask is the network's mask with each superpixel of l given the
-// arg-max of the network's posteriors averaged over its pixels, and that
-// mean posterior as confidence.
-func superpixelMask(n *segnet.Net, img *image.NRGBA, l *superpixel.Labels) (*image.Paletted, *image.Gray) {
-	return regionMask(n.PredictRegions(img, l.Pix, l.N), n.Arch().Classes, l)
+	return r.cache.commitLater(&manifest{Key: key, Stage: StageMasks, Item: it.file.Rel, Outputs: []outputRecord{mrec, crec}})
 }
 
 // regionMask gives each superpixel of l the arg-max of its k posteriors

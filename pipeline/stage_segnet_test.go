@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"image"
+	"image/png"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -161,5 +163,98 @@ func TestRefineCRF(t *testing.T) {
 				t.Fatalf("%s: superpixel %d has two concepts", rel, s)
 			}
 		}
+	}
+}
+
+// TestTTAMasks checks that --tta recomputes only the masks, for every
+// refinement, that the default keeps them current, and that the masks
+// stage applies the views: with --tta flip and --refine none, the masks
+// of a mirrored image are the mirror of the image's bit for bit (its two
+// views are the image's two views, swapped), which the single view's
+// confidences are not.
+func TestTTAMasks(t *testing.T) {
+	in, out := t.TempDir(), t.TempDir()
+	writeScenes(t, in, 0, 4)
+	img := scene(0, 64, 48)
+	mir := image.NewNRGBA(img.Bounds())
+	w := img.Bounds().Dx()
+	for y := range img.Bounds().Dy() {
+		for x := range w {
+			mir.SetNRGBA(w-1-x, y, img.NRGBAAt(x, y))
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, mir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(in, "mirror.png"), buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := testConfig()
+	c.Until = StageMasks
+	if _, err := runTest(t, in, out, c); err != nil {
+		t.Fatal(err)
+	}
+	const recompute = "superpixels 0/5 features 0/5 cluster 0/1 pseudolabels 0/5 train 0/1 masks 5/0 overlays 5/0"
+	for _, tc := range []struct{ refine, tta, want string }{
+		{RefineSuperpixels, "flip,scales", recompute},
+		{RefineSuperpixels, "flip,scales", "superpixels 0/5 features 0/5 cluster 0/1 pseudolabels 0/5 train 0/1 masks 0/5 overlays 0/5"},
+		{RefineCRFSuper, "flip", recompute},
+		{RefineCRF, "scales", recompute},
+		{RefineNone, "", recompute},
+		{RefineNone, "none", "superpixels 0/5 features 0/5 cluster 0/1 pseudolabels 0/5 train 0/1 masks 0/5 overlays 0/5"},
+	} {
+		c.Refine, c.TTA = tc.refine, tc.tta
+		sum, err := runTest(t, in, out, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := stats(sum); got != tc.want {
+			t.Errorf("--refine %s --tta %q: %s, want %s", tc.refine, tc.tta, got, tc.want)
+		}
+	}
+	r := &runner{cache: &cache{out: out}, cfg: c.Defaults()}
+	mirrored := func() (masks, confs int) {
+		m0, err := r.readMask(maskPath("s000"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m1, err := r.readMask(maskPath("mirror"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cf [2]*image.Gray
+		for i, rel := range []string{"s000", "mirror"} {
+			f, err := os.Open(filepath.Join(out, maskConfPath(rel)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cf[i], err = artifact.DecodeConfidence(f, 0)
+			f.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		for y := range m0.Bounds().Dy() {
+			for x := range w {
+				if m0.ColorIndexAt(x, y) != m1.ColorIndexAt(w-1-x, y) {
+					masks++
+				}
+				if cf[0].GrayAt(x, y) != cf[1].GrayAt(w-1-x, y) {
+					confs++
+				}
+			}
+		}
+		return masks, confs
+	}
+	if _, confs := mirrored(); confs == 0 {
+		t.Fatal("one view: the confidences of the mirrored image are already the mirror: the test proves nothing")
+	}
+	c.TTA = "flip"
+	if _, err := runTest(t, in, out, c); err != nil {
+		t.Fatal(err)
+	}
+	if masks, confs := mirrored(); masks != 0 || confs != 0 {
+		t.Errorf("--tta flip: %d mask and %d confidence pixels of the mirrored image are not the mirror", masks, confs)
 	}
 }

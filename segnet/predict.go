@@ -140,13 +140,7 @@ func probRow(z []float32, k, n int, out []float32) {
 // pixel-major: p[(y*W+x)*K+c]. Predict's mask is their per-pixel arg-max.
 // It panics on an empty image.
 func (n *Net) PredictProba(img *image.NRGBA) []float32 {
-	b := img.Bounds()
-	if b.Empty() {
-		panic("segnet: Predict on an empty image")
-	}
-	prob := make([]float32, b.Dx()*b.Dy()*n.arch.Classes)
-	n.predict([]*image.NRGBA{img}, 0, 0, nil, nil, nil, nil, prob)
-	return prob
+	return n.PredictProbaTTA(img, TTA{})
 }
 
 // PredictRegions runs img through the network as Predict does and returns,
@@ -159,33 +153,7 @@ func (n *Net) PredictProba(img *image.NRGBA) []float32 {
 // region without pixels gets all zeros. It panics if region does not cover
 // img or holds an id outside [0, regions).
 func (n *Net) PredictRegions(img *image.NRGBA, region []int32, regions int) []float64 {
-	b := img.Bounds()
-	if b.Empty() {
-		panic("segnet: Predict on an empty image")
-	}
-	if len(region) != b.Dx()*b.Dy() {
-		panic("segnet: PredictRegions with a region map of the wrong size")
-	}
-	for _, v := range region {
-		if v < 0 || int(v) >= regions {
-			panic("segnet: PredictRegions with a region id out of range")
-		}
-	}
-	k := n.arch.Classes
-	acc := make([]float64, regions*k)
-	n.predict([]*image.NRGBA{img}, 0, 0, nil, nil, region, acc, nil)
-	cnt := make([]float64, regions)
-	for _, v := range region {
-		cnt[v]++
-	}
-	for i, c := range cnt {
-		if c > 0 {
-			for j := range k {
-				acc[i*k+j] /= c
-			}
-		}
-	}
-	return acc
+	return n.PredictRegionsTTA(img, region, regions, TTA{})
 }
 
 // palette is the colour table of predicted masks: grey levels by concept id,

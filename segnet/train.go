@@ -35,6 +35,10 @@ const (
 	DefaultCropHeight = 120
 	DefaultCropWidth  = 160
 	DefaultSwAVSteps  = 150
+	// Zoom range of the random scaled crop (MinScale, MaxScale); also the
+	// outer views of DefaultTTAScales.
+	DefaultMinScale = 0.75
+	DefaultMaxScale = 1.5
 )
 
 // TrainSettings configures training; the zero value means the defaults
@@ -84,7 +88,7 @@ func (s TrainSettings) withDefaults() TrainSettings {
 		s.WeightDecay = 1e-4 // negative stays negative (none), so that defaults are idempotent
 	}
 	if s.MinScale == 0 && s.MaxScale == 0 {
-		s.MinScale, s.MaxScale = 0.75, 1.5
+		s.MinScale, s.MaxScale = DefaultMinScale, DefaultMaxScale
 	}
 	if s.Workers <= 0 {
 		s.Workers = runtime.GOMAXPROCS(0)

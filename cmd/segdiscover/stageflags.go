@@ -90,6 +90,7 @@ func addTrainFlags(f *pflag.FlagSet, c *pipeline.Config) {
 	f.Float64Var(&c.TrainMinConfidence, "train-min-confidence", 0, "segmentation network: ignore pseudo-label pixels whose confidence is below this")
 	f.BoolVar(&c.ConfWeight, "conf-weight", false, "segmentation network: weight each pixel's loss by its pseudo-label confidence")
 	f.StringVar(&c.Refine, "refine", defaults.Refine, "refined masks: superpixels (the network's posteriors averaged over each SLIC superpixel: edges on the image's boundaries, full resolution), none (its per-pixel arg-max, at a quarter of the resolution, resized), crf (a dense CRF, Krähenbühl and Koltun 2011, on its posteriors and the image's colours) or crf-superpixels (the CRF's marginals averaged per superpixel)")
+	f.StringVar(&c.TTA, "tta", defaults.TTA, fmt.Sprintf("refined masks: test-time augmentation, the network's posteriors averaged before --refine over: none (one view), flip (the image and its mirror), scales (the network input at %v of its size: training's zoom range) or flip,scales (both: 6 views, about 7.6x the network's work)", segnet.DefaultTTAScales))
 }
 
 // overlay returns base with the flags set on the command line applied on
