@@ -213,7 +213,7 @@ func TestTTAMasks(t *testing.T) {
 			t.Errorf("--refine %s --tta %q: %s, want %s", tc.refine, tc.tta, got, tc.want)
 		}
 	}
-	r := &runner{cache: &cache{out: out}, cfg: c.Defaults()}
+	r := &runner{cache: newCache(out), cfg: c.Defaults()}
 	mirrored := func() (masks, confs int) {
 		m0, err := r.readMask(maskPath("s000"))
 		if err != nil {
