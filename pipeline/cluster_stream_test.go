@@ -52,15 +52,7 @@ func TestClusterStreamsLikeInMemory(t *testing.T) {
 			}
 
 			// The fit as the stage did it with every row in memory.
-			r := &runner{cfg: c.Defaults(), cache: newCache(out)}
-			files, err := listInputs(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var items []*item
-			for i := range files {
-				items = append(items, &item{file: &files[i]})
-			}
+			r, items := inputRunner(t, c, in, out)
 			x, err := r.loadFeatures(context.Background(), items)
 			if err != nil {
 				t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"image"
 	"math/rand/v2"
-	"os"
 	"path"
 	"path/filepath"
 	"reflect"
@@ -166,41 +165,7 @@ func (r *runner) oldBuildReport(all []*imageStats, k int, trained bool) (*htmlre
 		s := all[i*len(all)/n]
 		rep.Sample = append(rep.Sample, overlayPic(s.it, path.Base(s.it.file.Rel)))
 	}
-	for _, st := range r.sum.Stages {
-		rep.Stages = append(rep.Stages, htmlreport.Stage{Name: st.Name, Ran: st.Ran, Computed: st.Computed, Cached: st.Cached,
-			Failed: st.Failed, Seconds: st.Seconds, Note: st.Note})
-	}
-	var cfg map[string]any
-	if b, err := json.Marshal(r.cfg); err == nil && json.Unmarshal(b, &cfg) == nil {
-		keys := make([]string, 0, len(cfg))
-		for key := range cfg {
-			keys = append(keys, key)
-		}
-		sort.Strings(keys)
-		for _, key := range keys {
-			rep.Config = append(rep.Config, htmlreport.Setting{Key: key, Value: fmt.Sprint(cfg[key])})
-		}
-	}
-	for i, f := range r.failures {
-		if i == reportFailures {
-			rep.FailuresMore = len(r.failures) - i
-			break
-		}
-		rep.Failures = append(rep.Failures, htmlreport.Failure{Path: f.Path, Stage: f.Stage, Error: f.Err.Error()})
-	}
-	if r.cfg.Concepts.Auto {
-		if f, err := os.Open(r.outPath(gmmFile)); err == nil {
-			if gf, err := artifact.DecodeGMM(f); err == nil {
-				for _, p := range gf.KCurve {
-					if p.OK {
-						rep.BIC = append(rep.BIC, htmlreport.BICPoint{K: p.K, BIC: p.BIC})
-					}
-				}
-			}
-			f.Close()
-		}
-		rep.ChosenK = k
-	}
+	r.addRunInfo(rep, k)
 	list := make([]picture, 0, len(pics))
 	for _, p := range pics {
 		list = append(list, p)

@@ -344,6 +344,18 @@ func (r *runner) buildReport(a *reportAgg, k int, trained bool) (*htmlreport.Rep
 		it := a.items[i*len(a.items)/n]
 		rep.Sample = append(rep.Sample, overlayPic(it, path.Base(it.file.Rel)))
 	}
+	r.addRunInfo(rep, k)
+	list := make([]picture, 0, len(pics))
+	for _, p := range pics {
+		list = append(list, p)
+	}
+	sort.Slice(list, func(a, b int) bool { return list[a].file < list[b].file })
+	return rep, list
+}
+
+// addRunInfo fills in the report's run-level part: the stages, the
+// settings, the first failures and, with --concepts auto, the BIC curve.
+func (r *runner) addRunInfo(rep *htmlreport.Report, k int) {
 	for _, st := range r.sum.Stages {
 		rep.Stages = append(rep.Stages, htmlreport.Stage{Name: st.Name, Ran: st.Ran, Computed: st.Computed, Cached: st.Cached,
 			Failed: st.Failed, Seconds: st.Seconds, Note: st.Note})
@@ -379,12 +391,6 @@ func (r *runner) buildReport(a *reportAgg, k int, trained bool) (*htmlreport.Rep
 		}
 		rep.ChosenK = k
 	}
-	list := make([]picture, 0, len(pics))
-	for _, p := range pics {
-		list = append(list, p)
-	}
-	sort.Slice(list, func(a, b int) bool { return list[a].file < list[b].file })
-	return rep, list
 }
 
 // padBox grows a superpixel's box by a quarter on each side (context

@@ -40,15 +40,7 @@ func TestTrainStreamsLikeInMemory(t *testing.T) {
 			}
 
 			// The same training, in memory.
-			r := &runner{cfg: c.Defaults(), cache: newCache(out)}
-			files, err := listInputs(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var items []*item
-			for i := range files {
-				items = append(items, &item{file: &files[i]})
-			}
+			r, items := inputRunner(t, c, in, out)
 			_, tp := r.trainKeyOf(items)
 			samples, err := r.loadSamples(context.Background(), items, tp)
 			if err != nil {
@@ -153,4 +145,19 @@ func (r *runner) loadSamples(ctx context.Context, items []*item, tp trainParams)
 		}
 	}
 	return samples, nil
+}
+
+// inputRunner is a runner over OUT_DIR out with c's settings and the items
+// of the images in in, as the stages see them (no keys computed).
+func inputRunner(t *testing.T, c Config, in, out string) (*runner, []*item) {
+	t.Helper()
+	files, err := listInputs(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := make([]*item, len(files))
+	for i := range files {
+		items[i] = &item{file: &files[i]}
+	}
+	return &runner{cfg: c.Defaults(), cache: newCache(out)}, items
 }
