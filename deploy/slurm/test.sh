@@ -100,26 +100,8 @@ echo "  status: complete; report.html written"
 # 2. Kill one task of the images phase while it writes, resubmit it.
 out=$work/killed
 victim=1
-# The images of the victim shard, by the hash segdiscover uses (FNV-1a 64
-# of the image's name under IN_DIR without extension, mod N).
-mapfile -t mine < <(python3 - "$in" "$n" "$victim" <<'PY'
-import os, sys
-root, n, want = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-exts = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
-for d, dirs, files in os.walk(root, followlinks=True):
-    dirs[:] = sorted(x for x in dirs if not x.startswith("."))
-    for f in sorted(files):
-        stem, ext = os.path.splitext(f)
-        if f.startswith(".") or ext.lower() not in exts:
-            continue
-        rel = os.path.relpath(os.path.join(d, stem), root).replace(os.sep, "/")
-        h = 0xcbf29ce484222325
-        for b in rel.encode():
-            h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
-        if h % n == want:
-            print(rel)
-PY
-)
+# The images of the victim shard (segdiscover's assignment, recomputed).
+mapfile -t mine < <(python3 "$repo/deploy/shard_images.py" "$in" "$n" "$victim")
 [ ${#mine[@]} -ge 2 ] || fail "shard $victim of $n has ${#mine[@]} images; the kill test needs 2 or more"
 t0=$(now)
 a=$(sbatch --parsable -c 1 -o "$LOG_DIR/kill-%A_%a.out" --array=0-$((n - 1)) "$repo/deploy/slurm/segdiscover.sbatch" shard "$in" "$out" --shard-count "$n" "${flags[@]}" --workers 1 | cut -d';' -f1)
