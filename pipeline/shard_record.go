@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -116,18 +115,6 @@ func (r *runner) writeShardRecord(phase string) error {
 		rec.Failed = append(rec.Failed, shardFailure{Rel: relOf[f.Path], Stage: f.Stage, Error: f.Err.Error()})
 	}
 	return r.cache.writeJSON(shardRecordKey(phase, r.shard), rec)
-}
-
-// shardRecordPath is the file of shard s's record of phase in the local
-// output folder out.
-func shardRecordPath(out, phase string, s Shard) string {
-	return filepath.Join(out, filepath.FromSlash(shardRecordKey(phase, s)))
-}
-
-// readShardRecord reads the record in the file path (readShardRecordIn).
-func readShardRecord(path string) (*shardRecord, error) {
-	dir, name := filepath.Split(path)
-	return readShardRecordIn(newCache(dir), name)
 }
 
 // readShardRecordIn reads one record, at key in c's store; a missing one

@@ -447,7 +447,7 @@ func TestShardRecordNamesFailedImages(t *testing.T) {
 	if _, err := runShardTest(t, in, out, c, s); !errors.As(err, &pe) {
 		t.Fatalf("run: %v, want the broken image's failure", err)
 	}
-	rec, err := readShardRecord(shardRecordPath(out, PhaseImages, s))
+	rec, err := readShardRecordIn(newCache(out), shardRecordKey(PhaseImages, s))
 	if err != nil {
 		t.Fatal(err)
 	}
