@@ -25,7 +25,7 @@ func BenchmarkEMIteration(b *testing.B) {
 					kr := g.kernel()
 					st := (&pass{x: raw, kr: kr, mode: typ.s2(), stats: true, workers: workers}).run()
 					budget := 0
-					if _, _, ok := mstep(raw, typ, kr, st, s.RegCovar, nil, &budget); !ok {
+					if _, _, ok, _ := mstep(rowsOf(raw), raw.Rows, typ, kr, st, s.RegCovar, nil, &budget); !ok {
 						b.Fatal("mstep failed")
 					}
 				}

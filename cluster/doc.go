@@ -125,7 +125,11 @@
 // every row draws the sample's indices with SampleIndex (from the row
 // count alone), gathers those rows while streaming the data and fits them
 // with FitSampleContext or SelectKSampleContext: the same model as Fit or
-// SelectK on the whole matrix. SelectK chooses K by BIC
+// SelectK on the whole matrix. RefineContext then continues EM from such a
+// fit over every row of data it cannot hold, as groups of row blocks a
+// callback yields: per-group E-step sufficient statistics summed in group
+// order, the M-step on the sums (the distributed EM of Spark MLlib's
+// GaussianMixture), the same bits for any number of workers. SelectK chooses K by BIC
 // (Schwarz 1978) over a range and returns the curve. A component that
 // explains less than one row or whose covariance is not positive definite is
 // re-seeded on the worst-explained row (FitInfo.Reseeded counts them).

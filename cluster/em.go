@@ -255,7 +255,7 @@ func em(ctx context.Context, x blas64.General, g *GMM, s Settings, rng *rand.Ran
 		if math.IsNaN(lb) || math.IsInf(lb, 0) {
 			return nil, ri, false, nil
 		}
-		ng, reseeded, ok := mstep(x, g.typ, kr, st, s.RegCovar, rng, &budget)
+		ng, reseeded, ok, _ := mstep(rowsOf(x), x.Rows, g.typ, kr, st, s.RegCovar, rng, &budget)
 		if !ok {
 			return nil, ri, false, nil
 		}
@@ -283,8 +283,10 @@ func em(ctx context.Context, x blas64.General, g *GMM, s Settings, rng *rand.Ran
 // Components explaining less than one row, or whose covariance is not
 // positive definite, are re-seeded on a row (the worst-explained row first,
 // then random rows) with the weighted mean covariance of the others, while
-// *budget lasts; ok is false if one cannot be repaired.
-func mstep(x blas64.General, typ CovarianceType, kr *kernel, st *stats, reg float64, rng *rand.Rand, budget *int) (*GMM, int, bool) {
+// *budget lasts; ok is false if one cannot be repaired. The data has n rows;
+// fetch returns the rows of the given indices (len×D, in that order), err
+// is its error.
+func mstep(fetch func([]int) ([]float64, error), n int, typ CovarianceType, kr *kernel, st *stats, reg float64, rng *rand.Rand, budget *int) (*GMM, int, bool, error) {
 	k, d := kr.k, kr.d
 	g := &GMM{typ: typ, k: k, d: d, weights: make([]float64, k), means: make([]float64, k*d)}
 	nk := make([]float64, k)
@@ -365,17 +367,17 @@ func mstep(x blas64.General, typ CovarianceType, kr *kernel, st *stats, reg floa
 		}
 	}
 	if len(bad) == 0 {
-		return g, 0, true
+		return g, 0, true, nil
 	}
 	if *budget < len(bad) || len(bad) == k {
 		// Keep components that are merely empty (their covariance is RegCovar·I,
 		// finite); fail only on a singular one.
 		for _, c := range bad {
 			if !g.prepareOne(c) {
-				return nil, 0, false
+				return nil, 0, false, nil
 			}
 		}
-		return g, 0, true
+		return g, 0, true, nil
 	}
 	*budget -= len(bad)
 	isBad := make([]bool, k)
@@ -399,12 +401,20 @@ func mstep(x blas64.General, typ CovarianceType, kr *kernel, st *stats, reg floa
 	for i := range avg {
 		avg[i] /= wsum
 	}
-	for i, c := range bad {
+	idx := make([]int, len(bad))
+	for i := range bad {
 		row := st.minRow
 		if i > 0 || row < 0 {
-			row = rng.IntN(x.Rows)
+			row = rng.IntN(n)
 		}
-		copy(g.means[c*d:(c+1)*d], x.Data[row*x.Stride:row*x.Stride+d])
+		idx[i] = row
+	}
+	seeds, err := fetch(idx)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	for i, c := range bad {
+		copy(g.means[c*d:(c+1)*d], seeds[i*d:(i+1)*d])
 		copy(g.cov[c*per:(c+1)*per], avg)
 		g.weights[c] = 1 / float64(k)
 	}
@@ -416,9 +426,20 @@ func mstep(x blas64.General, typ CovarianceType, kr *kernel, st *stats, reg floa
 		g.weights[c] /= ws
 	}
 	if !g.prepare() {
-		return nil, 0, false
+		return nil, 0, false, nil
 	}
-	return g, len(bad), true
+	return g, len(bad), true, nil
 }
 
 const epsilon = 2.220446049250313e-16 // float64 machine epsilon, as numpy's finfo.eps
+
+// rowsOf is mstep's fetch for rows held in memory.
+func rowsOf(x blas64.General) func([]int) ([]float64, error) {
+	return func(idx []int) ([]float64, error) {
+		out := make([]float64, len(idx)*x.Cols)
+		for i, r := range idx {
+			copy(out[i*x.Cols:(i+1)*x.Cols], x.Data[r*x.Stride:r*x.Stride+x.Cols])
+		}
+		return out, nil
+	}
+}

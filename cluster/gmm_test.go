@@ -564,7 +564,7 @@ func TestBoundsExact(t *testing.T) {
 				if lb := st.ll / 3000; lb != info.Curve[it] {
 					t.Fatalf("iteration %d: lower bound %v with bounds, %v without", it+1, info.Curve[it], lb)
 				}
-				h, _, ok = mstep(raw, typ, kr, st, defaultRegCovar, rng, &budget)
+				h, _, ok, _ = mstep(rowsOf(raw), raw.Rows, typ, kr, st, defaultRegCovar, rng, &budget)
 				if !ok {
 					t.Fatal("mstep failed")
 				}

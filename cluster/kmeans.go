@@ -46,7 +46,7 @@ func kmeansInit(ctx context.Context, x blas64.General, s Settings, rng *rand.Ran
 	kr := lloydKernel(k, d, offset, centers)
 	st := (&pass{x: x, kr: kr, hard: true, mode: s.Covariance.s2(), stats: true, workers: s.Workers}).run()
 	budget := 3 * k
-	g, _, ok := mstep(x, s.Covariance, kr, st, s.RegCovar, rng, &budget)
+	g, _, ok, _ := mstep(rowsOf(x), x.Rows, s.Covariance, kr, st, s.RegCovar, rng, &budget)
 	return g, ok, nil
 }
 

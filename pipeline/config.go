@@ -105,6 +105,12 @@ type Config struct {
 	MaxSamples int          `json:"max-samples,omitempty"`  // fit the GMM on at most this many superpixels; 0 = 1000000
 	NInit      int          `json:"n-init,omitempty"`       // EM restarts; 0 = 1
 	Init       string       `json:"init,omitempty"`         // "kmeans" (default), "consensus" (most reproducible of 10 sample restarts), "entropy" (crispest of them) or "split" (binary splitting)
+	// GMMData is what the mixture is fitted on: "sample" (the default,
+	// spelt "" once Defaults ran so that run.json and the keys of earlier
+	// runs stay as they were) fits on the MaxSamples sample; "all" then
+	// refines that fit by EM over every superpixel, streaming the feature
+	// files once per iteration (cluster.RefineContext).
+	GMMData string `json:"gmm-data,omitempty"`
 
 	// Pseudo-labels.
 	MinConfidence float64 `json:"min-confidence,omitempty"` // posterior below which a pixel is unassigned; 0 = keep all
@@ -136,6 +142,12 @@ type Config struct {
 	// posteriors averaged over those views before the refinement.
 	TTA string `json:"tta,omitempty"`
 }
+
+// The values of Config.GMMData (--gmm-data).
+const (
+	GMMDataSample = "sample"
+	GMMDataAll    = "all"
+)
 
 // maxConcepts is the most concepts a run can have: mask ids are 8-bit and
 // 255 is unassigned.
@@ -364,6 +376,9 @@ func (c Config) Defaults() Config {
 	if c.Init == "" {
 		c.Init = cluster.InitKMeans.String()
 	}
+	if c.GMMData == GMMDataSample {
+		c.GMMData = ""
+	}
 	if c.Refine == "" {
 		c.Refine = DefaultRefine
 	}
@@ -441,6 +456,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := cluster.ParseInitMethod(c.Init); err != nil {
 		return fmt.Errorf("init: %w", err)
+	}
+	if c.GMMData != "" && c.GMMData != GMMDataSample && c.GMMData != GMMDataAll {
+		return fmt.Errorf("gmm-data: want %s or %s, have %q", GMMDataSample, GMMDataAll, c.GMMData)
 	}
 	if _, err := cluster.ParseBalance(c.Balance); err != nil {
 		return fmt.Errorf("balance: %w", err)

@@ -43,6 +43,9 @@ type clusterParams struct {
 	// Init is empty for the default k-means start, so that the keys of
 	// earlier runs stay valid.
 	Init string `json:"init,omitempty"`
+	// GMMData is empty for the sample fit (earlier keys stay valid), "all"
+	// for its refinement over every superpixel.
+	GMMData string `json:"gmm_data,omitempty"`
 }
 
 func (c Config) clusterParams() clusterParams {
@@ -56,6 +59,9 @@ func (c Config) clusterParams() clusterParams {
 	}
 	if m, _ := cluster.ParseInitMethod(c.Init); m != cluster.InitKMeans {
 		p.Init = m.String()
+	}
+	if c.GMMData == GMMDataAll {
+		p.GMMData = GMMDataAll
 	}
 	return p
 }
@@ -185,6 +191,15 @@ func (r *runner) clusterStage(ctx context.Context, st *StageStats) error {
 	if info.Sampled {
 		r.log.Info("cluster: fitted on a sample", "rows", info.Rows, "fit_rows", info.FitRows)
 	}
+	extra := map[string]any{}
+	if r.cfg.GMMData == GMMDataAll {
+		g, info, err = r.refineAll(ctx, g, info, norm, items, rows, cols, s)
+		if err != nil {
+			return err
+		}
+		st.Note += "; refined by EM over every superpixel (--gmm-data all)"
+		extra["gmm_data"] = GMMDataAll
+	}
 
 	params, meta := norm.Params()
 	ts := artifact.FromParams(params)
@@ -202,11 +217,68 @@ func (r *runner) clusterStage(ctx context.Context, st *StageStats) error {
 	st.Computed = 1
 	if err := r.cache.commit(&manifest{Key: r.clusterKey, Stage: StageCluster, Item: modelItem,
 		Outputs: []outputRecord{nrec, grec},
-		Extra: map[string]any{"k": g.K(), "images": len(items), "rows": info.Rows, "fit_rows": info.FitRows,
-			"iterations": info.Iterations, "converged": info.Converged, "lower_bound": info.LowerBound}}); err != nil {
+		Extra: extraOf(extra, map[string]any{"k": g.K(), "images": len(items), "rows": info.Rows, "fit_rows": info.FitRows,
+			"iterations": info.Iterations, "converged": info.Converged, "lower_bound": info.LowerBound})}); err != nil {
 		return err
 	}
 	return r.conceptsAndLegend(g.K())
+}
+
+// groupImages is the number of images, consecutive in the run's order,
+// whose E-step statistics --gmm-data all sums as one group. It is fixed,
+// not the run's shard count, so that a sharded run (whose fit reads every
+// shard's feature files in one process) gives the unsharded run's model
+// bit for bit; it bounds what is summed in one float64 chain and is the
+// unit of work of a worker.
+var groupImages = 64 // a variable for the tests only
+
+// refineAll refines the sample fit g by EM over the normalised features
+// of every item (cluster.RefineContext): each iteration streams every
+// feature file once, a group of groupImages images per worker, one file
+// at a time, so memory does not grow with the dataset. The returned
+// FitInfo is the refinement's (log-likelihood on every row). K selection
+// (--concepts auto) stays on the sample.
+func (r *runner) refineAll(ctx context.Context, g *cluster.GMM, sample cluster.FitInfo, norm *features.Normalizer, items []*item, rows []int, cols int, s cluster.Settings) (*cluster.GMM, cluster.FitInfo, error) {
+	groups := (len(items) + groupImages - 1) / groupImages
+	source := func(ctx context.Context, gi int, yield func(*mat.Dense) error) error {
+		for i := gi * groupImages; i < min(len(items), (gi+1)*groupImages); i++ {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			it := items[i]
+			x, err := r.readFeatures(it.file.Rel)
+			if err != nil {
+				return err
+			}
+			if n, c := x.Dims(); n != rows[i] || c != cols {
+				return fmt.Errorf("%s changed during the run", featurePath(it.file.Rel))
+			}
+			if err := yield(norm.Apply(x)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	r.log.Info("cluster: refining the sample fit by EM over every superpixel", "groups", groups, "sample_lower_bound", sample.LowerBound)
+	ng, info, ok, err := cluster.RefineContext(ctx, g, groups, source, s, rand.NewPCG(r.cfg.Seed, 0x5e9d15c1))
+	if err != nil {
+		return nil, info, fmt.Errorf("cluster: EM over every superpixel: %w", err)
+	}
+	if !ok {
+		return nil, info, fmt.Errorf("cluster: EM over every superpixel failed numerically (K=%d over %d superpixels)", g.K(), info.Rows)
+	}
+	info.Restart = sample.Restart
+	r.log.Info("cluster: EM over every superpixel done", "rows", info.Rows, "iterations", info.Iterations,
+		"converged", info.Converged, "lower_bound", info.LowerBound)
+	return ng, info, nil
+}
+
+// extraOf returns b with a's entries added.
+func extraOf(a, b map[string]any) map[string]any {
+	for k, v := range a {
+		b[k] = v
+	}
+	return b
 }
 
 // conceptsAndLegend makes concepts.json describe the k concepts of the

@@ -69,6 +69,7 @@ func addClusterFlags(f *pflag.FlagSet, c *pipeline.Config) {
 	f.Uint64Var(&c.Seed, "seed", defaults.Seed, "random seed of the GMM fit, the encoder and the network training")
 	f.IntVar(&c.MaxSamples, "max-samples", defaults.MaxSamples, "fit the GMM on a uniform sample of at most this many superpixels (all are assigned)")
 	f.IntVar(&c.NInit, "n-init", defaults.NInit, "GMM restarts; the best log-likelihood is kept")
+	f.StringVar(&c.GMMData, "gmm-data", pipeline.GMMDataSample, "what the GMM is fitted on: sample (the --max-samples sample) or all (the sample fit refined by EM over every superpixel: one read of every feature file per EM iteration, memory flat)")
 	f.StringVar(&c.Init, "init", defaults.Init, "GMM start: kmeans (one k-means++ run per restart), consensus (the most reproducible of 10 restarts on a sample: nearly seed-independent, see README), entropy (the crispest of those 10) or split (binary splitting along principal axes: no random choice)")
 	f.IntVar(&c.PCA, "pca", 0, "reduce the standardised features to this many dimensions before clustering (0: no PCA, 32 with --encoder vit; -1: no PCA)")
 }
