@@ -191,13 +191,16 @@ func (r *runner) clusterStage(ctx context.Context, st *StageStats) error {
 	if info.Sampled {
 		r.log.Info("cluster: fitted on a sample", "rows", info.Rows, "fit_rows", info.FitRows)
 	}
-	extra := map[string]any{}
 	if r.cfg.GMMData == GMMDataAll {
 		g, info, err = r.refineAll(ctx, g, info, norm, items, rows, cols, s)
 		if err != nil {
 			return err
 		}
 		st.Note += "; refined by EM over every superpixel (--gmm-data all)"
+	}
+	extra := map[string]any{"k": g.K(), "images": len(items), "rows": info.Rows, "fit_rows": info.FitRows,
+		"iterations": info.Iterations, "converged": info.Converged, "lower_bound": info.LowerBound}
+	if r.cfg.GMMData == GMMDataAll {
 		extra["gmm_data"] = GMMDataAll
 	}
 
@@ -217,8 +220,7 @@ func (r *runner) clusterStage(ctx context.Context, st *StageStats) error {
 	st.Computed = 1
 	if err := r.cache.commit(&manifest{Key: r.clusterKey, Stage: StageCluster, Item: modelItem,
 		Outputs: []outputRecord{nrec, grec},
-		Extra: extraOf(extra, map[string]any{"k": g.K(), "images": len(items), "rows": info.Rows, "fit_rows": info.FitRows,
-			"iterations": info.Iterations, "converged": info.Converged, "lower_bound": info.LowerBound})}); err != nil {
+		Extra:   extra}); err != nil {
 		return err
 	}
 	return r.conceptsAndLegend(g.K())
@@ -271,14 +273,6 @@ func (r *runner) refineAll(ctx context.Context, g *cluster.GMM, sample cluster.F
 	r.log.Info("cluster: EM over every superpixel done", "rows", info.Rows, "iterations", info.Iterations,
 		"converged", info.Converged, "lower_bound", info.LowerBound)
 	return ng, info, nil
-}
-
-// extraOf returns b with a's entries added.
-func extraOf(a, b map[string]any) map[string]any {
-	for k, v := range a {
-		b[k] = v
-	}
-	return b
 }
 
 // conceptsAndLegend makes concepts.json describe the k concepts of the
