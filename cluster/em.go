@@ -260,22 +260,29 @@ func em(ctx context.Context, x blas64.General, g *GMM, s Settings, rng *rand.Ran
 			return nil, ri, false, nil
 		}
 		g = ng
-		ri.Iterations = it
-		ri.Curve = append(ri.Curve, lb)
-		ri.LowerBound = lb
-		ri.Reseeded += reseeded
-		if reseeded > 0 && s.Logger != nil {
-			s.Logger.Info("gmm: re-seeded degenerate components", "iteration", it, "components", reseeded)
-		}
-		if s.Logger != nil && s.Logger.Enabled(ctx, slog.LevelDebug) {
-			s.Logger.Debug("gmm: EM iteration", "iteration", it, "lower_bound", lb, "change", lb-prev)
-		}
-		if s.Tol >= 0 && reseeded == 0 && math.Abs(lb-prev) < s.Tol {
-			ri.Converged = true
+		if ri.iterated(ctx, s, it, lb, prev, reseeded, "gmm: EM iteration") {
 			break
 		}
 	}
 	return g, ri, true, nil
+}
+
+// iterated records EM iteration it (mean log-likelihood lb, prev before it,
+// reseeded components re-seeded by its M-step) in info, logs it with msg,
+// and reports whether EM has converged.
+func (info *runInfo) iterated(ctx context.Context, s Settings, it int, lb, prev float64, reseeded int, msg string, args ...any) bool {
+	info.Iterations = it
+	info.Curve = append(info.Curve, lb)
+	info.LowerBound = lb
+	info.Reseeded += reseeded
+	if reseeded > 0 && s.Logger != nil {
+		s.Logger.Info("gmm: re-seeded degenerate components", "iteration", it, "components", reseeded)
+	}
+	if s.Logger != nil && s.Logger.Enabled(ctx, slog.LevelDebug) {
+		s.Logger.Debug(msg, append([]any{"iteration", it}, append(args, "lower_bound", lb, "change", lb-prev)...)...)
+	}
+	info.Converged = s.Tol >= 0 && reseeded == 0 && math.Abs(lb-prev) < s.Tol
+	return info.Converged
 }
 
 // mstep builds the model for statistics st accumulated around kr's centres

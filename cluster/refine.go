@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"math"
 	"math/rand/v2"
 	"sync/atomic"
@@ -60,6 +59,7 @@ func RefineContext(ctx context.Context, init *GMM, groups int, rows GroupRows, s
 	g := init
 	rng := rand.New(src)
 	var info FitInfo
+	var ri runInfo
 	lb := math.Inf(-1)
 	budget := 3 * g.k
 	// A fixed offset, the initial mixture mean (the data mean when init was
@@ -99,21 +99,12 @@ func RefineContext(ctx context.Context, init *GMM, groups int, rows GroupRows, s
 			return nil, info, false, nil
 		}
 		g = ng
-		info.Iterations = it
-		info.Curve = append(info.Curve, lb)
-		info.LowerBound = lb
-		info.Reseeded += reseeded
-		if reseeded > 0 && s.Logger != nil {
-			s.Logger.Info("gmm: re-seeded degenerate components", "iteration", it, "components", reseeded)
-		}
-		if s.Logger != nil && s.Logger.Enabled(ctx, slog.LevelDebug) {
-			s.Logger.Debug("gmm: EM iteration over all rows", "iteration", it, "rows", n, "lower_bound", lb, "change", lb-prev)
-		}
-		if s.Tol >= 0 && reseeded == 0 && math.Abs(lb-prev) < s.Tol {
-			info.Converged = true
+		if ri.iterated(ctx, s, it, lb, prev, reseeded, "gmm: EM iteration over all rows", "rows", n) {
 			break
 		}
 	}
+	info.Iterations, info.Converged, info.LowerBound = ri.Iterations, ri.Converged, ri.LowerBound
+	info.Curve, info.Reseeded = ri.Curve, ri.Reseeded
 	return g, info, true, nil
 }
 
